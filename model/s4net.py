@@ -117,14 +117,21 @@ class S4Net(nn.Module):
         self.head = DetectionHead(cfg.fpn_channels, cfg.head_channels, self.num_anchors)
         self.seg_feature = nn.Conv2d(cfg.fpn_channels, cfg.seg_channels, 3, padding=1)
         self.branch = SegmentationBranch(cfg.seg_channels, *cfg.branch_channels)
-        size = (cfg.image_size, cfg.image_size)
-        self.register_buffer("anchors", B.make_anchors(size, cfg.strides, cfg.anchor_sizes), persistent=False)
+        self.register_buffer("anchors", torch.zeros(0, 4), persistent=False)
+        self.set_input_size(cfg.image_size)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
 
+    def set_input_size(self, size):
+        """Square input size in pixels (a multiple of 64, so every pyramid level tiles it exactly)."""
+        if size % 64 or not 128 <= size <= 2048:
+            raise ValueError(f"input size {size} is not a multiple of 64 between 128 and 2048")
+        self.cfg.image_size = size
+        self.anchors = B.make_anchors((size, size), self.cfg.strides, self.cfg.anchor_sizes)
+
     # -- shared trunk ---------------------------------------------------------------------------
     def normalise(self, images_rgb_uint8_nhwc):
-        x = images_rgb_uint8_nhwc.permute(0, 3, 1, 2).float()
+        x = images_rgb_uint8_nhwc.permute(0, 3, 1, 2).to(self.mean.dtype)  # float16 in the fp16 export
         return (x - self.mean) / self.std
 
     def features(self, x):
@@ -142,7 +149,7 @@ class S4Net(nn.Module):
         if self.cfg.masking == "roialign":
             return self._roialign_logits(maps, boxes, h, w, stride)
         m = roi_masking_weights(boxes, h, w, stride, self.cfg.alpha, self.cfg.masking == "ternary")
-        return self.branch(maps * m)
+        return self.branch(maps * m.to(maps.dtype))
 
     def _roialign_logits(self, maps, boxes, h, w, stride):
         """Ablation variant: bilinear crop of the box to a fixed grid, branch, pasted back on the map."""
@@ -175,15 +182,16 @@ class S4Net(nn.Module):
         cfg = self.cfg
         x = self.normalise(image_bgr_uint8.flip(-1))
         logits, deltas, seg_map = self.features(x)
-        fg = 1 - logits[0].softmax(-1)[:, 0]
+        # scores, boxes and NMS in float32 whatever the network's precision
+        fg = 1 - logits[0].float().softmax(-1)[:, 0]
         k = min(cfg.pre_nms_topk, fg.shape[0])
         scores, idx = fg.topk(k)
         size = float(cfg.image_size)
-        boxes = B.decode(deltas[0].index_select(0, idx), self.anchors.index_select(0, idx)).clamp(0, size)
+        boxes = B.decode(deltas[0].float().index_select(0, idx), self.anchors.index_select(0, idx)).clamp(min=0.0).clamp(max=size)
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
         batch_index = torch.zeros_like(keep)
-        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, boxes))[:, 0]
+        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, boxes).float())[:, 0]
         return boxes, scores, masks
 
     def train(self, mode=True):
