@@ -1,0 +1,81 @@
+"""Shared fixtures: the shared data, the shipped model, and a real clip with an audio track."""
+import os
+import subprocess
+import sys
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ASSETS = os.path.join(ROOT, "assets")
+MODEL = os.path.join(ASSETS, "s4net.onnx")
+MODEL_FP16 = os.path.join(ASSETS, "s4net.fp16.onnx")
+CHECKPOINT = os.path.join(ASSETS, "s4net_lite0.pt")
+SAMPLE = os.path.join(ASSETS, "sample.mp4")
+# a validation sequence: the shipped model never trained on it
+CLIP_SEQUENCE = "elephant"
+
+
+def find_data():
+    candidates = [os.environ.get("S4NET_DATA"), os.path.join(ROOT, "..", "shared", "data"),
+                  os.path.join(ROOT, "shared", "data")]
+    for c in candidates:
+        if c and os.path.isdir(os.path.join(c, "davis2016-train")):
+            return os.path.abspath(c)
+    raise RuntimeError("shared data not found: set S4NET_DATA or put shared/data beside the repository")
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    return find_data()
+
+
+@pytest.fixture(scope="session")
+def davis_frame(data_root):
+    """A real frame and its ground-truth mask from a validation sequence."""
+    d = os.path.join(data_root, "davis2016-train")
+    image = cv2.imread(os.path.join(d, "JPEGImages", CLIP_SEQUENCE, "00010.jpg"))
+    mask = cv2.imread(os.path.join(d, "Annotations", CLIP_SEQUENCE, "00010.png"), cv2.IMREAD_GRAYSCALE) > 127
+    return image, mask
+
+
+def run_main(*args, timeout=300):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def clip_with_audio(tmp_path_factory, data_root):
+    """20 consecutive real frames (854x480) at 30000/1001 fps with a 440 Hz tone, H.264 + AAC."""
+    d = tmp_path_factory.mktemp("clip")
+    src = os.path.join(data_root, "davis2016-train", "JPEGImages", CLIP_SEQUENCE)
+    for i, name in enumerate(sorted(os.listdir(src))[:20]):
+        os.symlink(os.path.join(src, name), d / f"{i:05d}.jpg")
+    out = str(d / "clip.mp4")
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-framerate", "30000/1001",
+           "-i", str(d / "%05d.jpg"), "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", out]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def probe(path):
+    """(frame count, fps string, has audio) of a video, from ffmpeg itself."""
+    n, _ = imageio_ffmpeg.count_frames_and_secs(path)
+    info = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path], capture_output=True,
+                          text=True).stderr
+    import re
+    fps = re.search(r"([\d.]+) fps", info).group(1)
+    return n, fps, "Audio:" in info
+
+
+def read_all_frames(path):
+    gen = imageio_ffmpeg.read_frames(path, pix_fmt="bgr24")
+    meta = next(gen)
+    w, h = meta["size"]
+    return [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in gen]

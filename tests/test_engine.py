@@ -1,0 +1,112 @@
+"""The onnxruntime engine with the shipped model on real frames: providers, metadata, bad models,
+and the detections themselves."""
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from app.drawing import DrawStyle, draw, id_mask, instances
+from app.engine import Engine, EngineError, paste_mask
+from app.tracking import Tracker
+from conftest import MODEL
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine(device="cpu")
+
+
+def test_reports_the_provider_the_session_uses(engine):
+    assert engine.provider == engine.session.get_providers()[0] == "CPUExecutionProvider"
+    assert engine.input_size == 320 and engine.score_threshold == 0.5
+    assert "CPUExecutionProvider" in engine.describe()
+
+
+def test_cuda_request_without_gpu_is_an_error_or_really_cuda():
+    try:
+        e = Engine(device="cuda")
+    except EngineError as err:
+        assert "CUDA was requested" in str(err) or "no CUDA provider" in str(err)
+    else:  # on a machine with a GPU the session must really be on CUDA
+        assert e.session.get_providers()[0] == "CUDAExecutionProvider"
+
+
+def test_auto_says_why_it_runs_on_cpu():
+    messages = []
+    e = Engine(device="auto", log=messages.append)
+    if e.provider == "CPUExecutionProvider" and "CUDAExecutionProvider" in ort.get_available_providers():
+        assert messages and messages[0].startswith("running on the CPU:")
+
+
+def test_wrong_model_files(tmp_path):
+    with pytest.raises(EngineError, match="model file not found"):
+        Engine(str(tmp_path / "missing.onnx"), "cpu")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(EngineError, match="is not a loadable ONNX model"):
+        Engine(str(junk), "cpu")
+    import onnx
+    from onnx import helper, TensorProto
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    other = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=9), str(other))
+    with pytest.raises(EngineError, match="is not an S4Net graph"):
+        Engine(str(other), "cpu")
+
+
+def test_finds_the_salient_object_in_a_real_frame(engine, davis_frame):
+    image, gt = davis_frame
+    det = engine.run(image)
+    assert len(det) >= 1
+    assert det.maps.shape[1:] == (40, 40) and np.all(np.diff(det.scores) <= 0)
+    insts = instances(det)
+    union = np.zeros(gt.shape, bool)
+    for inst in insts:
+        union |= inst.full_mask(gt.shape)
+    assert (union & gt).sum() / (union | gt).sum() > 0.5   # J on a frame it never trained on
+
+
+def test_threshold_and_max_instances(engine, davis_frame):
+    image, _ = davis_frame
+    engine.score_threshold = 0.05
+    try:
+        many = engine.run(image)
+        engine.max_instances = 2
+        capped = engine.run(image)
+    finally:
+        engine.score_threshold, engine.max_instances = 0.5, 20
+    assert len(many) > len(capped) == 2
+    assert (many.scores >= 0.05).all()
+
+
+def test_pasted_masks_stay_inside_their_boxes(engine, davis_frame):
+    image, _ = davis_frame
+    det = engine.run(image)
+    for i in range(len(det)):
+        x0, y0, crop = paste_mask(det.maps[i], det.boxes[i], det.frame_size)
+        assert x0 >= np.floor(det.boxes[i][0]) and x0 + crop.shape[1] <= np.ceil(det.boxes[i][2])
+        assert y0 + crop.shape[0] <= np.ceil(det.boxes[i][3])
+
+
+def test_overlay_changes_only_instance_pixels(engine, davis_frame):
+    image, _ = davis_frame
+    det = Tracker().update(engine.run(image))
+    insts = instances(det)
+    out = draw(image, insts, DrawStyle(alpha=0.5, contours=False))
+    ids = id_mask(insts, image.shape[:2])
+    changed = (out != image).any(2)
+    assert changed.any()
+    assert not (changed & (ids == 0)).any()
+    assert set(np.unique(ids)) - {0} == {i.id for i in insts}
+
+
+def test_tracker_keeps_ids_across_real_frames(engine, data_root):
+    import cv2, os
+    d = os.path.join(data_root, "davis2016-train", "JPEGImages", "elephant")
+    tracker = Tracker()
+    ids = []
+    for name in sorted(os.listdir(d))[:6]:
+        det = tracker.update(engine.run(cv2.imread(os.path.join(d, name))))
+        ids.append(int(det.ids[0]) if len(det) else None)
+    assert ids[0] is not None and ids.count(ids[0]) >= 5

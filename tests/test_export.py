@@ -1,0 +1,130 @@
+"""The ONNX graph computes what the PyTorch model computes, on real frames; export errors are one line."""
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from conftest import CHECKPOINT, MODEL, MODEL_FP16, ROOT
+from export.export_onnx import export, load_checkpoint
+from model.boxes import box_iou
+
+
+@pytest.fixture(scope="module")
+def net():
+    return load_checkpoint(CHECKPOINT)[0]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, net):
+    path = str(tmp_path_factory.mktemp("onnx") / "s4net.onnx")
+    export(net, path, 320)
+    return path
+
+
+@pytest.fixture(scope="module")
+def frames(data_root):
+    """Real frames from the validation split, resized to the graph input, plus a blank one."""
+    paths = [os.path.join(data_root, "davis2016-train", "JPEGImages", "elephant", "00020.jpg"),
+             os.path.join(data_root, "davis2016-train", "JPEGImages", "stroller", "00010.jpg"),
+             os.path.join(data_root, "balloon", "val", sorted(f for f in os.listdir(os.path.join(data_root, "balloon", "val"))
+                                                               if f.endswith(".jpg"))[0])]
+    out = [cv2.resize(cv2.imread(p), (320, 320), interpolation=cv2.INTER_AREA) for p in paths]
+    return out + [np.full((320, 320, 3), 127, np.uint8)]
+
+
+def run_torch(net, image, thr):
+    with torch.no_grad():
+        b, s, m = net.infer(torch.from_numpy(image[None]), torch.tensor([thr]))
+    return b.numpy(), s.numpy(), m.numpy()
+
+
+def run_onnx(sess, image, thr):
+    return sess.run(None, {"image": image[None], "score_threshold": np.array([thr], np.float32)})
+
+
+def assert_same(a, b, box_iou_min, score_tol, mask_iou_min):
+    (b1, s1, m1), (b2, s2, m2) = a, b
+    assert len(s1) == len(s2)
+    if len(s1) == 0:
+        return
+    # pair each box with its best match: near-equal scores may swap places between back-ends
+    iou = box_iou(torch.from_numpy(b1), torch.from_numpy(b2)).numpy()
+    match = iou.argmax(1)
+    assert len(set(match)) == len(match)
+    assert iou.max(1).min() > box_iou_min
+    assert np.abs(s1 - s2[match]).max() < score_tol
+    for x, y in zip(m1 > 0.5, m2[match] > 0.5):
+        union = (x | y).sum()
+        assert union == 0 or (x & y).sum() / union > mask_iou_min
+
+
+def test_parity_with_pytorch_on_real_frames(net, exported, frames):
+    sess = ort.InferenceSession(exported, providers=["CPUExecutionProvider"])
+    counts = []
+    for image in frames:
+        for thr in (0.4, 0.6):
+            t, o = run_torch(net, image, thr), run_onnx(sess, image, thr)
+            assert_same(t, o, 0.99, 1e-3, 0.99)
+            counts.append(len(o[1]))
+    assert max(counts) >= 1      # the real frames have detections...
+    assert counts[-1] == 0       # ...and the blank frame has none, in both
+
+
+def test_shipped_graph_is_the_shipped_checkpoint(net, frames):
+    sess = ort.InferenceSession(MODEL, providers=["CPUExecutionProvider"])
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert meta["model_name"] == "S4Net" and meta["input_size"] == "320" and meta["colour_order"] == "BGR"
+    assert os.path.getsize(MODEL) < 40 * 2 ** 20
+    assert_same(run_torch(net, frames[0], 0.3), run_onnx(sess, frames[0], 0.3), 0.99, 1e-3, 0.99)
+
+
+def test_float16_graph_close_to_float32(frames):
+    s32 = ort.InferenceSession(MODEL, providers=["CPUExecutionProvider"])
+    s16 = ort.InferenceSession(MODEL_FP16, providers=["CPUExecutionProvider"])
+    assert s16.get_modelmeta().custom_metadata_map["precision"] == "float16"
+    assert [i.type for i in s16.get_inputs()] == ["tensor(uint8)", "tensor(float)"]
+    for image in frames[:3]:
+        (b1, sc1, m1), (b2, sc2, m2) = run_onnx(s32, image, 0.5), run_onnx(s16, image, 0.5)
+        assert abs(len(sc1) - len(sc2)) <= 1
+        k = min(len(sc1), len(sc2))
+        assert m2.dtype == np.float32
+        if k:
+            assert np.abs(sc1[:k] - sc2[:k]).max() < 0.02
+            assert box_iou(torch.from_numpy(b1[:k]), torch.from_numpy(b2)).max(1).values.min() > 0.95
+
+
+def export_cli(*args):
+    return subprocess.run([sys.executable, "-m", "export.export_onnx", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("case", ["missing", "not_a_checkpoint", "wrong_architecture", "bad_size"])
+def test_export_errors_are_one_line(tmp_path, case):
+    out = str(tmp_path / "x.onnx")
+    if case == "missing":
+        r = export_cli("--checkpoint", str(tmp_path / "nope.pt"), "--out", out)
+        expect = "checkpoint not found"
+    elif case == "not_a_checkpoint":
+        p = tmp_path / "text.pt"
+        p.write_text("hello")
+        r = export_cli("--checkpoint", str(p), "--out", out)
+        expect = "is not a PyTorch checkpoint"
+    elif case == "wrong_architecture":
+        ckpt = torch.load(CHECKPOINT, weights_only=False)
+        ckpt["net_config"] = dict(ckpt["net_config"], fpn_channels=96)
+        p = str(tmp_path / "wrong.pt")
+        torch.save(ckpt, p)
+        r = export_cli("--checkpoint", p, "--out", out)
+        expect = "does not match the S4Net architecture"
+    else:
+        r = export_cli("--checkpoint", CHECKPOINT, "--out", out, "--size", "300")
+        expect = "not a multiple of 64"
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and expect in lines[0], r.stderr
+    assert not os.path.exists(out)
