@@ -1,0 +1,62 @@
+"""The live window on a video source for a few minutes: displayed fps and capture-to-display
+latency over time (median and 95th percentile per interval, to show any drift).
+
+    python -m benchmarks.bench_gui [--seconds 180] [--size 640x480]
+    (a real window needs a display: under Xvfb, `xvfb-run -a python -m benchmarks.bench_gui`)
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.common import scaled_sample  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seconds", type=float, default=180)
+    p.add_argument("--interval", type=float, default=30)
+    p.add_argument("--size", default="640x480")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--screenshot", help="save a picture of the window at the end")
+    a = p.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
+    from PyQt5.QtWidgets import QApplication
+    from app.engine import Engine
+    from app.gui import MainWindow
+    w, h = (int(v) for v in a.size.split("x"))
+    clip = scaled_sample(os.path.join(tempfile.mkdtemp(), f"sample_{w}x{h}.mp4"), w, h)
+    app = QApplication([])
+    engine = Engine(device=a.device)
+    win = MainWindow(engine, clip, loop=True, shots=tempfile.mkdtemp(), scan_cameras=False)
+    win.show()
+    print(f"platform {app.platformName()}, source {w}x{h} looping at its 25 fps, {engine.describe()}")
+    start = time.monotonic()
+    next_report, shown_at = start + a.interval, 0
+    rows = []
+    while time.monotonic() - start < a.seconds:
+        app.processEvents()
+        time.sleep(0.002)
+        if time.monotonic() >= next_report:
+            lat = [l for t, l in win.latency_log if next_report - a.interval <= t < next_report]
+            fps = (win.shown - shown_at) / a.interval
+            shown_at = win.shown
+            rows.append((next_report - start, fps, np.median(lat), np.percentile(lat, 95)))
+            print(f"t={rows[-1][0]:5.0f}s  displayed {fps:5.1f} fps  latency median {rows[-1][2]:6.1f} ms  "
+                  f"p95 {rows[-1][3]:6.1f} ms  (capture {win.capture.fps:.1f} fps)", flush=True)
+            next_report += a.interval
+    if a.screenshot:
+        win.grab().save(a.screenshot)
+    all_lat = [l for _, l in win.latency_log]
+    print(f"overall: displayed {np.mean([r[1] for r in rows]):.1f} fps, latency median {np.median(all_lat):.1f} ms, "
+          f"p95 {np.percentile(all_lat, 95):.1f} ms; drift (last - first interval median) "
+          f"{rows[-1][2] - rows[0][2]:+.1f} ms")
+    win.close()
+
+
+if __name__ == "__main__":
+    main()
