@@ -5,6 +5,7 @@ frame coordinates. Masks stay as the graph's small whole-frame probability maps 
 `paste_mask` cuts out the full-resolution mask inside each instance's box, so no full-frame float
 mask is ever built.
 """
+import importlib.util
 import os
 import time
 from dataclasses import dataclass, field
@@ -80,11 +81,11 @@ class Engine:
             opts.intra_op_num_threads = threads
         providers = ["CPUExecutionProvider"]
         if want_cuda:
-            if hasattr(ort, "preload_dlls"):
-                try:
-                    ort.preload_dlls()
-                except Exception:
-                    pass
+            # onnxruntime logs a page of errors when the CUDA provider cannot load; we report the
+            # outcome ourselves in one line, from the session's actual providers
+            ort.set_default_logger_severity(4)
+            if hasattr(ort, "preload_dlls") and importlib.util.find_spec("nvidia") is not None:
+                ort.preload_dlls()  # CUDA/cuDNN from the pip packages of onnxruntime-gpu[cuda,cudnn]
             cuda_opts = {"cudnn_conv_algo_search": "HEURISTIC", "do_copy_in_default_stream": "1"}
             providers = [("CUDAExecutionProvider", cuda_opts), "CPUExecutionProvider"]
         try:
