@@ -9,8 +9,8 @@ from .config import LossConfig
 
 def anchor_targets(anchors, gt_boxes, ignore_boxes, cfg: LossConfig):
     """labels: 1 positive, 0 negative, -1 ignored; matched: index of the GT box of each anchor."""
-    labels = torch.zeros(len(anchors), dtype=torch.long)
-    matched = torch.zeros(len(anchors), dtype=torch.long)
+    labels = torch.zeros(len(anchors), dtype=torch.long, device=anchors.device)
+    matched = torch.zeros(len(anchors), dtype=torch.long, device=anchors.device)
     if len(ignore_boxes):
         labels[B.box_iou(anchors, ignore_boxes).max(1).values >= cfg.positive_iou] = -1
     if len(gt_boxes):
@@ -19,7 +19,7 @@ def anchor_targets(anchors, gt_boxes, ignore_boxes, cfg: LossConfig):
         labels[best >= cfg.positive_iou] = 1
         # every GT box gets at least its best anchor, or small objects would have no positive
         labels[iou.argmax(0)] = 1
-        matched[iou.argmax(0)] = torch.arange(len(gt_boxes))
+        matched[iou.argmax(0)] = torch.arange(len(gt_boxes), device=anchors.device)
     return labels, matched
 
 
@@ -51,8 +51,8 @@ def mask_loss(logits, gt_masks, boxes, stride):
     h, w = logits.shape[-2:]
     target = F.adaptive_avg_pool2d(gt_masks[:, None].float(), (h, w))
     b = torch.floor(boxes / stride)
-    xs = torch.arange(w).view(1, 1, 1, -1)
-    ys = torch.arange(h).view(1, 1, -1, 1)
+    xs = torch.arange(w, device=logits.device).view(1, 1, 1, -1)
+    ys = torch.arange(h, device=logits.device).view(1, 1, -1, 1)
     inside = ((xs >= b[:, 0, None, None, None]) & (xs <= b[:, 2, None, None, None]) &
               (ys >= b[:, 1, None, None, None]) & (ys <= b[:, 3, None, None, None])).float()
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")

@@ -78,7 +78,9 @@ class CachedDataset:
 def training_step(model, images_bgr, targets, loss_cfg, rng):
     """Total loss and its parts for one batch: GT boxes (at most max_masks_per_image each) go to
     the mask branch, as in the paper."""
-    x = model.normalise(torch.from_numpy(np.stack(images_bgr)[..., ::-1].copy()))
+    device = model.anchors.device
+    x = model.normalise(torch.from_numpy(np.stack(images_bgr)[..., ::-1].copy()).to(device))
+    targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
     logits, deltas, seg_map = model.features(x)
     cls, box = detection_loss(logits, deltas, model.anchors, targets, loss_cfg)
     bidx, mboxes, mmasks = [], [], []
@@ -90,7 +92,7 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
             mboxes.append(t["boxes"][j])
             mmasks.append(t["masks"][j])
     if bidx:
-        bidx_t, mboxes_t = torch.tensor(bidx), torch.stack(mboxes)
+        bidx_t, mboxes_t = torch.tensor(bidx, device=device), torch.stack(mboxes)
         logits_m = model.mask_logits(seg_map, bidx_t, mboxes_t)
         msk = mask_loss(logits_m, torch.stack(mmasks), mboxes_t, model.cfg.strides[0])
     else:
@@ -132,14 +134,23 @@ def load_model(path, map_location="cpu"):
     return model.eval(), ckpt
 
 
-def train(cfg: TrainConfig, max_minutes=None):
+def pick_device(name):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but this torch build sees no CUDA GPU")
+    return torch.device(name)
+
+
+def train(cfg: TrainConfig, max_minutes=None, device="auto"):
+    device = pick_device(device)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     data = CachedDataset(load_cache(os.path.join(cfg.cache, "train.npz")))
     if int(data.c["size"]) != cfg.net.image_size:
         raise SystemExit(f"error: cache is {int(data.c['size'])}px, network expects {cfg.net.image_size}px")
-    model = S4Net(cfg.net).train()
+    model = S4Net(cfg.net).to(device).train()
     freeze_early_backbone(model, cfg.freeze_backbone_stages)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -147,13 +158,14 @@ def train(cfg: TrainConfig, max_minutes=None):
     last = os.path.join(cfg.out, "last.pt")
     step, history = 0, []
     if os.path.exists(last):
-        ckpt = torch.load(last, weights_only=False)
+        ckpt = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         step, history = ckpt["step"], ckpt.get("history", [])
         rng.bit_generator.state = ckpt["rng"]
-        torch.set_rng_state(ckpt["torch_rng"])
+        torch.set_rng_state(ckpt["torch_rng"].cpu())
         print(f"resumed from {last} at step {step}")
+    print(f"training on {device}")
     with open(os.path.join(cfg.out, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=1)
 
@@ -205,6 +217,7 @@ def main(argv=None):
     p.add_argument("--backbone", default=d.net.backbone, choices=["lite0", "lite1", "lite2", "resnet50"])
     p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
     p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -214,7 +227,7 @@ def main(argv=None):
                       net=NetConfig(backbone=a.backbone, masking=a.masking))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
-    train(cfg, a.max_minutes)
+    train(cfg, a.max_minutes, a.device)
 
 
 if __name__ == "__main__":
