@@ -106,7 +106,7 @@ class VideoWriter:
         self._gen = imageio_ffmpeg.write_frames(
             self.tmp_path, self.size, pix_fmt_in="bgr24", pix_fmt_out="yuv420p", fps=Fraction(fps),
             codec="libx264", quality=quality, macro_block_size=1,
-            output_params=["-movflags", "+faststart"], **audio)
+            output_params=["-preset", "veryfast", "-movflags", "+faststart"], **audio)
         self._gen.send(None)
 
     def write(self, frame):
