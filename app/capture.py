@@ -2,6 +2,7 @@
 newest frame (stale frames are dropped, so latency cannot build up). A source that fails is
 reported and reopened; a file plays at its own frame rate, looping or stopping at the end."""
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,19 +30,21 @@ def describe_source(source):
 def find_cameras(max_index=4):
     """Indices of cameras that open (quietly: OpenCV warns on every missing one)."""
     found = []
-    prev = os.environ.get("OPENCV_LOG_LEVEL")
-    os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
+    log = getattr(cv2, "utils", None) and getattr(cv2.utils, "logging", None)
+    prev = log.getLogLevel() if log else None
+    if log:
+        log.setLogLevel(log.LOG_LEVEL_SILENT)
     try:
         for i in range(max_index):
+            if sys.platform.startswith("linux") and not os.path.exists(f"/dev/video{i}"):
+                continue  # no such device node: nothing to open
             cap = cv2.VideoCapture(i)
             if cap.isOpened():
                 found.append(i)
             cap.release()
     finally:
-        if prev is None:
-            os.environ.pop("OPENCV_LOG_LEVEL", None)
-        else:
-            os.environ["OPENCV_LOG_LEVEL"] = prev
+        if log:
+            log.setLogLevel(prev)
     return found
 
 

@@ -4,6 +4,7 @@ Shortcuts are listed in Help > Shortcuts (F1)."""
 import os
 import signal
 import statistics
+import sys
 import time
 from collections import deque
 
@@ -47,7 +48,7 @@ class MainWindow(QMainWindow):
         self.shown_index = -1
         self.display_times = deque(maxlen=60)
         self.latencies = deque(maxlen=300)      # ms, capture -> display
-        self.latency_log = []                   # (time, ms) for the benchmark
+        self.latency_log = deque(maxlen=20000)  # (time, ms) for the benchmark; bounded for long runs
         self.capture_status = ""
         self.last_result = None
         self.setWindowTitle("S4Net - salient instances")
@@ -275,6 +276,10 @@ class MainWindow(QMainWindow):
 
 def run_gui(args):
     from .video_cli import UserError
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        raise UserError("no display for the window (run it in a desktop session or under xvfb-run; "
+                        "for files use --video or --image)")
     app = QApplication.instance() or QApplication([])
     try:
         engine = Engine(args.model, args.device, args.threshold, args.max_instances, log=print)
