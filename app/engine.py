@@ -72,6 +72,7 @@ class Engine:
             raise EngineError(f"model file not found: {model_path}")
         available = ort.get_available_providers()
         want_cuda = device == "cuda" or (device == "auto" and "CUDAExecutionProvider" in available)
+        fp32_path = model_path
         if want_cuda and not explicit and os.path.isfile(model_path[:-5] + FP16_SUFFIX):
             model_path = model_path[:-5] + FP16_SUFFIX  # the float16 graph is for GPUs
         self.model_path = model_path
@@ -99,6 +100,10 @@ class Engine:
             if device == "cuda":
                 raise EngineError(f"CUDA was requested but the session runs on {self.provider}: {reason}")
             log(f"running on the CPU: {reason}")
+            if model_path != fp32_path:  # float16 is slower than float32 on the CPU provider
+                self.model_path = fp32_path
+                self.session = ort.InferenceSession(fp32_path, opts, providers=["CPUExecutionProvider"])
+                self.provider = self.session.get_providers()[0]
         self._check_graph()
         meta = self.session.get_modelmeta().custom_metadata_map
         self.meta = meta
