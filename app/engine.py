@@ -104,9 +104,7 @@ class Engine:
                 self.model_path = fp32_path
                 self.session = ort.InferenceSession(fp32_path, opts, providers=["CPUExecutionProvider"])
                 self.provider = self.session.get_providers()[0]
-        self._check_graph()
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.meta = meta
+        self.meta = meta = self._check_graph()
         self.input_size = int(meta["input_size"])
         self.mask_stride = int(meta.get("mask_stride", 8))
         self.score_threshold = float(meta.get("score_threshold_default", 0.5)) if score_threshold is None \
@@ -125,6 +123,7 @@ class Engine:
                 or "input_size" not in meta:
             raise EngineError(f"{self.model_path} is not an S4Net graph of this app "
                               f"(inputs {names_in}, outputs {names_out}, model_name {meta.get('model_name')!r})")
+        return meta
 
     def describe(self):
         return (f"{os.path.basename(self.model_path)} ({self.meta.get('backbone', '?')}, {self.precision}, "

@@ -1,5 +1,6 @@
 """Recording the overlaid stream to MP4 in a background writer thread (the GUI never waits on
 the encoder). Frames are written at the rate they are shown; finalised on stop."""
+import os
 import queue
 import threading
 import time
@@ -37,5 +38,4 @@ class Recorder:
 
 
 def recording_name(folder):
-    import os
     return os.path.join(folder, time.strftime("s4net_recording_%Y%m%d_%H%M%S.mp4"))

@@ -22,7 +22,7 @@ class UserError(Exception):
 
 def make_engine(args):
     try:
-        return Engine(args.model, args.device, args.threshold, args.max_instances, log=lambda m: print(m))
+        return Engine(args.model, args.device, args.threshold, args.max_instances, log=print)
     except EngineError as e:
         raise UserError(str(e)) from None
 
