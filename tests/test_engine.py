@@ -1,5 +1,7 @@
 """The onnxruntime engine with the shipped model on real frames: providers, metadata, bad models,
 and the detections themselves."""
+import os
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -35,6 +37,10 @@ def test_auto_says_why_it_runs_on_cpu():
     e = Engine(device="auto", log=messages.append)
     if e.provider == "CPUExecutionProvider" and "CUDAExecutionProvider" in ort.get_available_providers():
         assert messages and messages[0].startswith("running on the CPU:")
+    if e.provider == "CPUExecutionProvider":  # the float16 graph is for CUDA only
+        assert os.path.basename(e.model_path) == "s4net.onnx" and e.precision == "float32"
+    else:
+        assert e.precision == "float16"
 
 
 def test_wrong_model_files(tmp_path):
