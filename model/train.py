@@ -179,7 +179,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto"):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
-            batch = [data.sample(rng, int(i)) for i in idx]
+            batch = [data.sample(rng, int(i), augmented=cfg.augment) for i in idx]
             loss, parts = training_step(model, [b[0] for b in batch], [b[1] for b in batch], cfg.loss, rng)
             opt.zero_grad()
             loss.backward()
@@ -218,12 +218,14 @@ def main(argv=None):
     p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-augment", action="store_true", help="no augmentation at all (ablation)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     a = p.parse_args(argv)
     cfg = TrainConfig(cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
+                      augment=not a.no_augment,
                       net=NetConfig(backbone=a.backbone, masking=a.masking))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
