@@ -106,7 +106,6 @@ class Engine:
                 self.provider = self.session.get_providers()[0]
         self.meta = meta = self._check_graph()
         self.input_size = int(meta["input_size"])
-        self.mask_stride = int(meta.get("mask_stride", 8))
         self.score_threshold = float(meta.get("score_threshold_default", 0.5)) if score_threshold is None \
             else float(score_threshold)
         self.max_instances = int(meta.get("max_detections", 20)) if max_instances is None else int(max_instances)

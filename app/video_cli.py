@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from .drawing import DrawStyle
 from .engine import Engine, EngineError
-from .mask_files import MaskWriter
+from .mask_files import MaskWriter, write_png_atomic
 from .pipeline import Pipeline
 from .video_io import VideoError, VideoReader, VideoWriter, check_writable
 
@@ -133,10 +133,10 @@ def run_images(args):
         res = pipe.process(frame)
         stem = os.path.splitext(os.path.basename(path))[0]
         target = os.path.join(out, stem + ".png") if many else out
-        tmp = target + ".partial.png"
-        if not cv2.imwrite(tmp, res.overlay):
-            raise UserError(f"cannot write {target}")
-        os.replace(tmp, target)
+        try:
+            write_png_atomic(target, res.overlay)
+        except OSError as e:
+            raise UserError(str(e)) from None
         if masks:
             masks.add(i, res.instances, frame.shape[:2], name=stem + "_ids.png")
         done += 1

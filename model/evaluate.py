@@ -23,16 +23,12 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
+from app.mask_files import rle  # the app's COCO RLE encoding, one definition
+
 from . import formats
 from .splits import shared_datasets
 
 IOU_THRESHOLDS = (0.5, 0.7)
-
-
-def _rle(m):
-    r = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
-    r["counts"] = r["counts"].decode("ascii")
-    return r
 
 
 def coco_mask_ap(gts, preds, max_dets=20):
@@ -43,12 +39,12 @@ def coco_mask_ap(gts, preds, max_dets=20):
         h, w = gm.shape[1:] if len(gm) else (pm.shape[1:] if len(pm) else (1, 1))
         images.append({"id": img_id, "height": int(h), "width": int(w)})
         for m, sal in zip(gm, gs):
-            r = _rle(m)
+            r = rle(m)
             anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": 1, "segmentation": r,
                          "area": float(mask_utils.area(r)), "bbox": list(mask_utils.toBbox(r)),
                          "iscrowd": int(not sal)})
         for m, s in zip(pm, ps):
-            dets.append({"image_id": img_id, "category_id": 1, "segmentation": _rle(m), "score": float(s)})
+            dets.append({"image_id": img_id, "category_id": 1, "segmentation": rle(m), "score": float(s)})
     if not any(not a["iscrowd"] for a in anns):
         raise ValueError("no salient ground-truth instance to evaluate against")
     gt = COCO()

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from . import boxes as B
 from .config import LossConfig
+from .s4net import roi_masking_weights
 
 
 def anchor_targets(anchors, gt_boxes, ignore_boxes, cfg: LossConfig):
@@ -50,10 +51,7 @@ def mask_loss(logits, gt_masks, boxes, stride):
         return logits.sum() * 0
     h, w = logits.shape[-2:]
     target = F.adaptive_avg_pool2d(gt_masks[:, None].float(), (h, w))
-    b = torch.floor(boxes / stride)
-    xs = torch.arange(w, device=logits.device).view(1, 1, 1, -1)
-    ys = torch.arange(h, device=logits.device).view(1, 1, -1, 1)
-    inside = ((xs >= b[:, 0, None, None, None]) & (xs <= b[:, 2, None, None, None]) &
-              (ys >= b[:, 1, None, None, None]) & (ys <= b[:, 3, None, None, None])).float()
+    # the box's cells, exactly as RoIMasking marks them (+1, no band)
+    inside = roi_masking_weights(boxes, h, w, stride, 0.0, ternary=False)
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     return ((ce * inside).sum((1, 2, 3)) / inside.sum((1, 2, 3)).clamp(min=1)).mean()
