@@ -46,6 +46,12 @@ def coco_salient_rule(masks):
     return salient
 
 
+def davis_val_sequences(davis_root):
+    """The DAVIS sequences held out for validation (every fifth by name)."""
+    seqs = sorted(os.listdir(os.path.join(davis_root, "Annotations")))
+    return [s for i, s in enumerate(seqs) if i % DAVIS_VAL_EVERY == DAVIS_VAL_OFFSET]
+
+
 def shared_datasets(data_root):
     """All samples of ../shared/data, with a 'split' attribute set to 'train' or 'val'."""
     if not os.path.isdir(data_root):
@@ -54,8 +60,7 @@ def shared_datasets(data_root):
     davis_root = os.path.join(data_root, "davis2016-train")
     if os.path.isdir(davis_root):
         dav = formats.davis(davis_root)
-        seqs = sorted({s.group for s in dav})
-        val = {g for i, g in enumerate(seqs) if i % DAVIS_VAL_EVERY == DAVIS_VAL_OFFSET}
+        val = {f"davis/{seq}" for seq in davis_val_sequences(davis_root)}
         for s in dav:
             s.split = "val" if s.group in val else "train"
         samples += dav
