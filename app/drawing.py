@@ -1,27 +1,11 @@
-"""Turning detections into pixels: full-resolution instance masks, the overlay, and id masks."""
+"""Turning a Result into pixels: the overlay (colour fill, contour, optional box with id and score)."""
 import colorsys
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .engine import Detections, paste_mask
-
-
-@dataclass
-class Instance:
-    id: int
-    score: float
-    box: np.ndarray   # x1 y1 x2 y2, frame pixels
-    x0: int
-    y0: int
-    mask: np.ndarray  # bool crop at (x0, y0)
-
-    def full_mask(self, frame_size):
-        m = np.zeros(frame_size, bool)
-        h, w = self.mask.shape
-        m[self.y0:self.y0 + h, self.x0:self.x0 + w] = self.mask
-        return m
+from .results import Result
 
 
 @dataclass
@@ -31,26 +15,16 @@ class DrawStyle:
     boxes: bool = False
 
 
-def instances(det: Detections):
-    ids = det.ids if det.ids is not None else np.arange(1, len(det) + 1)
-    out = []
-    for i in range(len(det)):
-        x0, y0, crop = paste_mask(det.maps[i], det.boxes[i], det.frame_size)
-        if crop.any():
-            out.append(Instance(int(ids[i]), float(det.scores[i]), det.boxes[i], x0, y0, crop))
-    return out
-
-
 def colour(track_id):
     """A distinct, stable BGR colour per id (golden-ratio hue steps)."""
     r, g, b = colorsys.hsv_to_rgb((track_id * 0.618033988749895) % 1.0, 0.85, 1.0)
     return np.array([b * 255, g * 255, r * 255], np.float32)
 
 
-def draw(frame, insts, style: DrawStyle):
-    """Overlay on a copy of the frame: colour fill, contour, optional box with id and score."""
-    out = frame.copy()
-    for inst in insts:
+def draw(result: Result, style: DrawStyle):
+    """Overlay on a copy of the frame."""
+    out = result.frame.copy()
+    for inst in result.instances():
         c = colour(inst.id)
         h, w = inst.mask.shape
         region = out[inst.y0:inst.y0 + h, inst.x0:inst.x0 + w]
@@ -64,16 +38,6 @@ def draw(frame, insts, style: DrawStyle):
         if style.boxes:
             x1, y1, x2, y2 = [int(round(v)) for v in inst.box]
             cv2.rectangle(out, (x1, y1), (x2 - 1, y2 - 1), c.tolist(), 2)
-            label = f"#{inst.id} {inst.score:.2f}"
-            cv2.putText(out, label, (x1 + 3, max(y1 - 5, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, c.tolist(), 1,
-                        cv2.LINE_AA)
+            cv2.putText(out, f"#{inst.id} {inst.score:.2f}", (x1 + 3, max(y1 - 5, 12)), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.5, c.tolist(), 1, cv2.LINE_AA)
     return out
-
-
-def id_mask(insts, frame_size):
-    """uint16 image: pixel = instance id, 0 = background; higher scores win where masks overlap."""
-    m = np.zeros(frame_size, np.uint16)
-    for inst in sorted(insts, key=lambda i: i.score):
-        h, w = inst.mask.shape
-        m[inst.y0:inst.y0 + h, inst.x0:inst.x0 + w][inst.mask] = inst.id
-    return m

@@ -1,36 +1,30 @@
-"""One frame through the whole chain: engine -> tracker -> full-res instances -> overlay.
-Shared by the video command, the still-image command and the GUI worker."""
+"""One frame through the chain: engine -> tracker -> drawing, giving one Result with its overlay
+and the time of each stage. Shared by the frame loop (video command, still images, live session)."""
 import time
-from dataclasses import dataclass
 
-from .drawing import DrawStyle, draw, instances
-from .engine import Detections, Engine
+from .drawing import DrawStyle, draw
+from .engine import Engine
+from .results import Result
 from .tracking import Tracker
 
 
-@dataclass
-class FrameResult:
-    frame: object         # the input frame (BGR)
-    overlay: object       # the drawn frame (BGR)
-    detections: Detections
-    instances: list
-    times: dict           # milliseconds per stage
-
-
 class Pipeline:
-    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True):
+    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, track=True):
         self.engine = engine
         self.style = style or DrawStyle()
-        self.tracker = Tracker(smoothing=smoothing)
+        # stills are unrelated pictures: no tracker, ids are 1..N in score order
+        self.tracker = Tracker(smoothing=smoothing) if track else None
 
-    def process(self, frame) -> FrameResult:
-        det = self.engine.run(frame)
+    def process(self, frame, **source) -> Result:
+        """source: index, time, captured_at, name of the frame (stored on the result)."""
+        result = self.engine.run(frame)
         t0 = time.perf_counter()
-        det = self.tracker.update(det)
-        insts = instances(det)
+        if self.tracker is not None:
+            result = self.tracker.update(result)
+        result = result.replace(**source)
+        result.instances()  # full-resolution masks: part of postprocessing, used by every output
         t1 = time.perf_counter()
-        overlay = draw(frame, insts, self.style)
+        result.overlay = draw(result, self.style)
         t2 = time.perf_counter()
-        times = dict(self.engine.last_times)
-        times.update(postprocess=(t1 - t0) * 1000, draw=(t2 - t1) * 1000)
-        return FrameResult(frame, overlay, det, insts, times)
+        result.timings.update(postprocess=(t1 - t0) * 1000, draw=(t2 - t1) * 1000)
+        return result

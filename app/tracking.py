@@ -1,20 +1,21 @@
-"""Stable instances across frames: each detection is matched to last frame's tracks by mask IoU,
-keeps its id (and so its colour) while visible, and its mask map and box are smoothed over time."""
+"""Stable instances across frames: each detection is matched to the live tracks by mask IoU (box
+IoU where the masks barely overlap), keeps its id (and so its colour) while visible and for a
+short while after it was last seen, and its mask map and box are smoothed over time."""
 import numpy as np
 
-from .engine import Detections
+from .results import Result
 
 
-def binary_maps(det: Detections):
+def binary_maps(boxes, maps, frame_size):
     """Masks on the small map grid, cut to their boxes: (N, h*w) bool, for cheap IoU."""
-    n, mh, mw = det.maps.shape
-    h, w = det.frame_size
+    n, mh, mw = maps.shape
+    h, w = frame_size
     xs = (np.arange(mw) + 0.5) * w / mw
     ys = (np.arange(mh) + 0.5) * h / mh
-    b = det.boxes
+    b = boxes
     inside = ((xs[None, None, :] >= b[:, 0, None, None]) & (xs[None, None, :] <= b[:, 2, None, None]) &
               (ys[None, :, None] >= b[:, 1, None, None]) & (ys[None, :, None] <= b[:, 3, None, None]))
-    return ((det.maps > 0.5) & inside).reshape(n, -1)
+    return ((maps > 0.5) & inside).reshape(n, -1)
 
 
 def mask_iou(a, b):
@@ -23,12 +24,21 @@ def mask_iou(a, b):
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
 
 
+def box_iou(a, b):
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
 class Tracker:
-    def __init__(self, smoothing=True, new_weight=0.6, min_iou=0.3, max_missing=5):
+    def __init__(self, smoothing=True, new_weight=0.6, min_iou=0.3, max_missing=15):
         self.smoothing = smoothing
         self.new_weight = new_weight
         self.min_iou = min_iou
-        self.max_missing = max_missing
+        self.max_missing = max_missing   # frames a lost track keeps its id (half a second at 30 fps)
         self.next_id = 1
         self.tracks = {}  # id -> dict(box, map, missing)
 
@@ -36,38 +46,45 @@ class Tracker:
         self.tracks.clear()
         self.next_id = 1
 
-    def update(self, det: Detections) -> Detections:
-        ids = np.zeros(len(det), np.int64)
-        boxes, maps = det.boxes.copy(), det.maps.copy()
-        track_ids = list(self.tracks)
-        matched_tracks = set()
-        if len(det) and track_ids:
-            prev = Detections(np.stack([self.tracks[t]["box"] for t in track_ids]), np.zeros(len(track_ids)),
-                              np.stack([self.tracks[t]["map"] for t in track_ids]), det.frame_size)
-            if prev.maps.shape[1:] == det.maps.shape[1:]:
-                iou = mask_iou(binary_maps(det), binary_maps(prev))
-                # greedy: best pairs first
-                for flat in np.argsort(-iou, axis=None):
-                    i, j = divmod(int(flat), len(track_ids))
-                    if iou[i, j] < self.min_iou:
-                        break
-                    if ids[i] or track_ids[j] in matched_tracks:
-                        continue
-                    ids[i] = track_ids[j]
-                    matched_tracks.add(track_ids[j])
-                    if self.smoothing:
-                        a = self.new_weight
-                        t = self.tracks[track_ids[j]]
-                        boxes[i] = a * boxes[i] + (1 - a) * t["box"]
-                        maps[i] = a * maps[i] + (1 - a) * t["map"]
-        for t in track_ids:
-            if t not in matched_tracks:
+    def match(self, boxes, maps, frame_size):
+        """Track id per detection (0 = new): greedy on the best overlaps, recent tracks first."""
+        ids = np.zeros(len(boxes), np.int64)
+        track_ids = [t for t in self.tracks if self.tracks[t]["map"].shape == maps.shape[1:]]
+        if not len(boxes) or not track_ids:
+            return ids
+        t_boxes = np.stack([self.tracks[t]["box"] for t in track_ids])
+        t_maps = np.stack([self.tracks[t]["map"] for t in track_ids])
+        iou = np.maximum(mask_iou(binary_maps(boxes, maps, frame_size), binary_maps(t_boxes, t_maps, frame_size)),
+                         0.8 * box_iou(boxes, t_boxes))
+        # a track seen in the last frame wins a tie against one that was lost a while
+        iou = iou - 0.01 * np.array([self.tracks[t]["missing"] for t in track_ids])[None, :]
+        taken = set()
+        for flat in np.argsort(-iou, axis=None):
+            i, j = divmod(int(flat), len(track_ids))
+            if iou[i, j] < self.min_iou:
+                break
+            if ids[i] or track_ids[j] in taken:
+                continue
+            ids[i] = track_ids[j]
+            taken.add(track_ids[j])
+        return ids
+
+    def update(self, result: Result) -> Result:
+        boxes, maps = result.boxes.copy(), result.maps.copy()
+        ids = self.match(boxes, maps, result.frame_size)
+        for i, t in enumerate(ids):
+            if t and self.smoothing:
+                a, track = self.new_weight, self.tracks[int(t)]
+                boxes[i] = a * boxes[i] + (1 - a) * track["box"]
+                maps[i] = a * maps[i] + (1 - a) * track["map"]
+        for t in list(self.tracks):
+            if t not in ids:
                 self.tracks[t]["missing"] += 1
                 if self.tracks[t]["missing"] > self.max_missing:
                     del self.tracks[t]
-        for i in range(len(det)):
+        for i in range(len(ids)):
             if not ids[i]:
                 ids[i] = self.next_id
                 self.next_id += 1
             self.tracks[int(ids[i])] = {"box": boxes[i], "map": maps[i], "missing": 0}
-        return Detections(boxes, det.scores, maps, det.frame_size, ids)
+        return result.replace(boxes=boxes, maps=maps, ids=ids)

@@ -1,19 +1,21 @@
-"""The file commands: `--video IN --out OUT` (a whole video) and `--image PATH|DIR` (stills)."""
+"""The file commands: `--video IN --out OUT` (a whole video) and `--image PATH|DIR` (stills).
+Both run the one frame loop; every failure a user can cause is a UserError (one line, exit 2)."""
 import os
 import statistics
-import sys
 import time
 
-import cv2
+import av
 from tqdm import tqdm
 
 from .drawing import DrawStyle
 from .engine import Engine, EngineError
-from .mask_files import MaskWriter, write_png_atomic
+from .frame_loop import image_frames, results
+from .mask_files import IMAGE_WRITE_EXTS, MaskWriter, OutputError, make_folder, write_image_atomic
 from .pipeline import Pipeline
-from .video_io import VideoError, VideoReader, VideoWriter, check_writable
+from .video_io import BackgroundWriter, VideoError, VideoReader, VideoWriter, check_output, disk_error
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+IMAGE_READ_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+STAGES = ("decode", "inference", "postprocess", "draw", "encode")
 
 
 class UserError(Exception):
@@ -27,55 +29,62 @@ def make_engine(args):
         raise UserError(str(e)) from None
 
 
-def make_pipeline(args, engine, smoothing):
+def make_pipeline(args, engine, track):
     style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
-    return Pipeline(engine, style, smoothing=smoothing)
+    return Pipeline(engine, style, smoothing=not args.no_smoothing, track=track)
+
+
+def make_mask_writer(args, source):
+    if not args.save_masks:
+        return None
+    try:
+        return MaskWriter(args.save_masks, os.path.abspath(source))
+    except OutputError as e:
+        raise UserError(str(e)) from None
+
+
+def summary(n, out, elapsed, provider, times):
+    med = {k: statistics.median(times[k]) if times[k] else 0.0 for k in STAGES}
+    return (f"{n} frames -> {out} | {n / max(elapsed, 1e-9):.1f} fps | provider {provider} | median ms: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
 
 
 def run_video(args):
     if args.out is None:
         raise UserError("--video needs --out OUT.mp4")
     try:
-        check_writable(args.out)  # before any work
+        check_output(args.out, args.video)  # before any work
         reader = VideoReader(args.video)
     except VideoError as e:
         raise UserError(str(e)) from None
-    masks = None
-    if args.save_masks:
-        try:
-            masks = MaskWriter(args.save_masks, os.path.abspath(args.video))
-        except OSError as e:
-            raise UserError(str(e)) from None
+    masks = make_mask_writer(args, args.video)
     engine = make_engine(args)
-    pipe = make_pipeline(args, engine, smoothing=not args.no_smoothing)
-    writer = VideoWriter(args.out, reader.width, reader.height, reader.fps, audio_from=args.video,
-                         audio_codec=reader.audio_codec)
-    stages = {k: [] for k in ("decode", "inference", "postprocess", "draw", "encode")}
+    pipe = make_pipeline(args, engine, track=True)
+    try:
+        writer = BackgroundWriter(VideoWriter(args.out, reader.width, reader.height, reader.rate,
+                                              audio_from=args.video if reader.audio else None))
+    except VideoError as e:
+        raise UserError(str(e)) from None
+    times = {k: [] for k in STAGES}
     interrupted = False
     bar = tqdm(total=reader.expected_frames, unit="frame", desc="video", dynamic_ncols=True)
     t_start = time.perf_counter()
     try:
-        frames = iter(reader)
-        while True:
-            t0 = time.perf_counter()
-            frame = next(frames, None)
-            if frame is None:
-                break
-            t1 = time.perf_counter()
-            res = pipe.process(frame)
-            t2 = time.perf_counter()
-            writer.write(res.overlay)
+        for r in results(reader, pipe):
+            writer.write(r.overlay, r.time)
             if masks:
-                masks.add(writer.frames - 1, res.instances, frame.shape[:2])
-            t3 = time.perf_counter()
-            stages["decode"].append((t1 - t0) * 1000)
-            stages["inference"].append(res.times["preprocess"] + res.times["inference"])
-            stages["postprocess"].append(res.times["postprocess"])
-            stages["draw"].append(res.times["draw"])
-            stages["encode"].append((t3 - t2) * 1000)
+                masks.add(r)
+            times["inference"].append(r.timings["preprocess"] + r.timings["inference"])
+            for k in ("decode", "postprocess", "draw"):
+                times[k].append(r.timings[k])
             bar.update(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (main turns it into this)
         interrupted = True
+    except (OSError, av.FFmpegError, OutputError) as e:
+        bar.close()
+        writer.discard()
+        msg = str(e) if isinstance(e, OutputError) else f"cannot write {args.out}: {disk_error(e)}"
+        raise UserError(msg) from None
     except BaseException:
         bar.close()
         writer.discard()
@@ -83,25 +92,29 @@ def run_video(args):
     bar.total = bar.n  # the frame count from the header is only an estimate
     bar.close()
     elapsed = time.perf_counter() - t_start
-    out = writer.finish()
-    if masks:
-        masks.finish()
+    try:
+        out = writer.finish()
+        if masks:
+            masks.finish()
+    except (OSError, av.FFmpegError, OutputError) as e:
+        writer.discard()
+        raise UserError(str(e) if isinstance(e, OutputError) else f"cannot write {args.out}: {disk_error(e)}") \
+            from None
+    times["encode"] = writer.write_ms
     n = writer.frames
     if interrupted:
         print(f"interrupted: {out} holds the {n} frames done so far" if out else "interrupted before any frame")
-    if reader.error:
+    elif reader.error:
         print(f"warning: input stopped at frame {n}: {reader.error}")
     if out is None:
         raise UserError(f"no frame could be decoded from {args.video}")
-    med = {k: statistics.median(v) if v else 0.0 for k, v in stages.items()}
-    print(f"{n} frames -> {out} | {n / max(elapsed, 1e-9):.1f} fps | provider {engine.provider} | median ms: "
-          + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
+    print(summary(n, out, elapsed, engine.provider, times))
     return 130 if interrupted else 0
 
 
 def list_images(path):
     if os.path.isdir(path):
-        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTS))
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_READ_EXTS))
         if not files:
             raise UserError(f"no images in {path}")
         return files
@@ -110,40 +123,51 @@ def list_images(path):
     return [path]
 
 
+def output_names(files):
+    """One output PNG name per input; inputs that share a stem (a.jpg, a.png) keep their extension."""
+    stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    names = {}
+    for f, stem in zip(files, stems):
+        ext = os.path.splitext(f)[1].lower().lstrip(".")
+        names[f] = f"{stem}_{ext}.png" if stems.count(stem) > 1 else f"{stem}.png"
+    return names
+
+
 def run_images(args):
     files = list_images(args.image)
     many = os.path.isdir(args.image)
     out = args.out or ("annotated" if many else os.path.splitext(args.image)[0] + "_s4net.png")
-    if many:
-        os.makedirs(out, exist_ok=True)
     try:
-        check_writable(os.path.join(out, "x") if many else out)
-    except VideoError as e:
+        if many:
+            make_folder(out, "output folder")
+        else:
+            if os.path.splitext(out)[1].lower() not in IMAGE_WRITE_EXTS:
+                raise UserError(f"cannot write {os.path.splitext(out)[1] or 'a file without extension'} images: "
+                                f"use {', '.join(IMAGE_WRITE_EXTS)}")
+            if os.path.exists(out) and os.path.samefile(out, args.image):
+                raise UserError(f"--out is the input file {args.image}: choose another name")
+            check_output(out, formats=dict.fromkeys(IMAGE_WRITE_EXTS))
+    except (OutputError, VideoError) as e:
         raise UserError(str(e)) from None
-    masks = MaskWriter(args.save_masks, os.path.abspath(args.image)) if args.save_masks else None
+    masks = make_mask_writer(args, args.image)
     engine = make_engine(args)
-    pipe = make_pipeline(args, engine, smoothing=False)
+    pipe = make_pipeline(args, engine, track=False)
+    names = output_names(files)
     done = 0
-    for i, path in enumerate(tqdm(files, unit="image", desc="images", disable=len(files) < 2)):
-        frame = cv2.imread(path, cv2.IMREAD_COLOR)
-        if frame is None:
-            print(f"skipped {path}: not a readable image", file=sys.stderr)
-            continue
-        pipe.tracker.reset()  # stills are unrelated: ids restart per image
-        res = pipe.process(frame)
-        stem = os.path.splitext(os.path.basename(path))[0]
-        target = os.path.join(out, stem + ".png") if many else out
-        try:
-            write_png_atomic(target, res.overlay)
-        except OSError as e:
-            raise UserError(str(e)) from None
+    try:
+        for r in results(tqdm(image_frames(files), total=len(files), unit="image", desc="images",
+                              disable=len(files) < 2), pipe):
+            target = os.path.join(out, names[r.name]) if many else out
+            write_image_atomic(target, r.overlay)
+            if masks:
+                masks.add(r, name=os.path.splitext(names[r.name])[0] + "_ids.png")
+            done += 1
+            if not many:
+                print(f"{len(r.instances())} instances -> {target} (provider {engine.provider})")
         if masks:
-            masks.add(i, res.instances, frame.shape[:2], name=stem + "_ids.png")
-        done += 1
-        if not many:
-            print(f"{len(res.instances)} instances -> {target} (provider {engine.provider})")
-    if masks:
-        masks.finish()
+            masks.finish()
+    except OutputError as e:
+        raise UserError(str(e)) from None
     if done == 0:
         raise UserError("no readable image")
     if many:
