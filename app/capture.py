@@ -1,20 +1,18 @@
 """The capture thread: reads a camera, a video file or a stream with OpenCV and keeps only the
-newest frame (stale frames are dropped, so latency cannot build up). A source that fails is
-reported and reopened; a file plays at its own frame rate, looping or stopping at the end."""
+newest frame (stale frames are dropped, so latency cannot build up).
+
+A camera or stream that fails is reported and reopened (they come back). A file plays at its own
+frame rate, looping or stopping at the end; a file that is missing or breaks is reported once and
+the thread ends (retrying cannot mend it). Paused, a file stops advancing and a camera's frames
+are read but not published."""
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 
 import cv2
 
-
-@dataclass
-class CapturedFrame:
-    image: object      # BGR uint8
-    index: int         # frames captured since start
-    timestamp: float   # time.monotonic() when it was read
+from .video_io import Frame
 
 
 def parse_source(source):
@@ -25,6 +23,10 @@ def parse_source(source):
 
 def describe_source(source):
     return f"camera {source}" if isinstance(source, int) else os.path.basename(str(source)) or str(source)
+
+
+def is_stream(source):
+    return isinstance(source, str) and "://" in source
 
 
 def find_cameras(max_index=4):
@@ -56,15 +58,18 @@ class CaptureThread(threading.Thread):
         self.on_status = on_status or (lambda msg: None)
         self.retry_seconds = retry_seconds
         self.max_retries = max_retries
-        self.is_file = isinstance(self.source, str) and os.path.isfile(self.source)
+        self.is_file = not isinstance(self.source, int) and not is_stream(self.source)
         self._stop_event = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
         self._cond = threading.Condition()
         self._latest = None
         self.frames = 0
         self.retries = 0
-        self.finished = False      # the source ended (file without loop) or gave up
-        self.fps = 0.0             # measured capture rate
-        self.last_status = ""
+        self.finished = False      # the source ended (file without loop, broken file) or gave up
+        self.failed = False        # ended because of an error, not a clean end of file
+        self.status = ""
+        self.on_frame = None       # called with each published Frame (rate meters)
 
     # -- consumer side ----------------------------------------------------------------------------
     def latest(self, after_index=-1, timeout=0.5):
@@ -75,14 +80,34 @@ class CaptureThread(threading.Thread):
             f = self._latest
             return f if f is not None and f.index > after_index else None
 
+    def newest_frames(self):
+        """Generator of the newest frames, each once, until the source ends or the thread stops."""
+        last = -1
+        while not self._stop_event.is_set():
+            f = self.latest(last, timeout=0.2)
+            if f is None:
+                if self.finished:
+                    return
+                continue
+            last = f.index
+            yield f
+
+    def pause(self, paused):
+        (self._running.clear if paused else self._running.set)()
+
+    @property
+    def paused(self):
+        return not self._running.is_set()
+
     def stop(self):
         self._stop_event.set()
+        self._running.set()
         with self._cond:
             self._cond.notify_all()
 
     # -- producer side ----------------------------------------------------------------------------
     def _status(self, msg):
-        self.last_status = msg
+        self.status = msg
         self.on_status(msg)
 
     def _open(self):
@@ -93,57 +118,77 @@ class CaptureThread(threading.Thread):
         cap.release()
         return None
 
+    def _give_up(self, msg):
+        self.failed = True
+        self._status(msg)
+
     def run(self):
         name = describe_source(self.source)
         cap = None
-        times = []
-        while not self._stop_event.is_set():
-            if cap is None:
-                cap = self._open()
+        try:
+            while not self._stop_event.is_set():
                 if cap is None:
-                    self.retries += 1
-                    self._status(f"cannot open {name}; retrying" if self.max_retries is None or
-                                 self.retries <= self.max_retries else f"cannot open {name}")
-                    if self.max_retries is not None and self.retries > self.max_retries:
+                    if self.is_file and not os.path.isfile(self.source):
+                        self._give_up(f"cannot open {name}: file not found")
                         break
+                    cap = self._open()
+                    if cap is None:
+                        if self.is_file:
+                            self._give_up(f"cannot open {name}: not a readable video")
+                            break
+                        self.retries += 1
+                        if self.max_retries is not None and self.retries > self.max_retries:
+                            self._give_up(f"cannot open {name}")
+                            break
+                        self._status(f"cannot open {name}; retrying")
+                        self._stop_event.wait(self.retry_seconds)
+                        continue
+                    self._status(f"reading {name}")
+                    file_fps = cap.get(cv2.CAP_PROP_FPS) if self.is_file else 0
+                    period = 1.0 / file_fps if file_fps and file_fps < 240 else 0
+                    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self.is_file else 0
+                    next_time = time.monotonic()
+                if self.is_file and not self._running.is_set():
+                    self._running.wait()  # paused: a file does not advance
+                    next_time = time.monotonic()
+                    continue
+                t0 = time.perf_counter()
+                ok, image = cap.read()
+                read_ms = (time.perf_counter() - t0) * 1000
+                if not ok:
+                    pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) if self.is_file else 0
+                    cap.release()
+                    cap = None
+                    if self.is_file:
+                        if total and pos >= total - 1:  # a clean end of file
+                            if self.loop:
+                                continue
+                            self._status(f"end of {name}")
+                        else:
+                            self._give_up(f"{name} is broken: it stopped decoding after {pos} frames")
+                        break
+                    self.retries += 1
+                    if self.max_retries is not None and self.retries > self.max_retries:
+                        self._give_up(f"{name} failed; gave up after {self.max_retries} retries")
+                        break
+                    self._status(f"{name} failed after {self.frames} frames; reconnecting (retry {self.retries})")
                     self._stop_event.wait(self.retry_seconds)
                     continue
-                self._status(f"reading {name}")
-                file_fps = cap.get(cv2.CAP_PROP_FPS) if self.is_file else 0
-                period = 1.0 / file_fps if file_fps and file_fps < 240 else 0
-                total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self.is_file else 0
-                next_time = time.monotonic()
-            ok, image = cap.read()
-            if not ok:
-                pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) if self.is_file else 0
+                if not self._running.is_set():
+                    continue  # a paused camera: keep its buffer fresh, publish nothing
+                self.frames += 1
+                frame = Frame(image, self.frames, captured_at=time.monotonic(), decode_ms=read_ms)
+                with self._cond:
+                    self._latest = frame
+                    self._cond.notify_all()
+                if self.on_frame:
+                    self.on_frame(frame)
+                if period:  # a file plays at its own rate, like a camera
+                    next_time += period
+                    self._stop_event.wait(max(0.0, next_time - time.monotonic()))
+        finally:
+            if cap is not None:
                 cap.release()
-                cap = None
-                if self.is_file and total and pos >= total - 1:  # a clean end of file
-                    if self.loop:
-                        continue
-                    self._status(f"end of {name}")
-                    break
-                self.retries += 1
-                if self.max_retries is not None and self.retries > self.max_retries:
-                    self._status(f"{name} failed; giving up after {self.max_retries} retries")
-                    break
-                self._status(f"{name} failed after {self.frames} frames; reconnecting (retry {self.retries})")
-                self._stop_event.wait(self.retry_seconds)
-                continue
-            now = time.monotonic()
-            self.frames += 1
-            times.append(now)
-            times = times[-30:]
-            if len(times) > 1:
-                self.fps = (len(times) - 1) / (times[-1] - times[0])
+            self.finished = True
             with self._cond:
-                self._latest = CapturedFrame(image, self.frames, now)
                 self._cond.notify_all()
-            if period:  # a file plays at its own rate, like a camera
-                next_time += period
-                self._stop_event.wait(max(0.0, next_time - time.monotonic()))
-        if cap is not None:
-            cap.release()
-        self.finished = True
-        with self._cond:
-            self._cond.notify_all()

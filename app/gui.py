@@ -1,26 +1,22 @@
-"""The live window: capture thread -> inference worker -> this GUI thread, which only draws.
+"""The live window: a thin Qt view of a LiveSession. It builds the widgets, forwards user actions
+to the session and shows what the session publishes; capture, inference, meters, recording and
+screenshots all live in app/live_session.py.
 
 Shortcuts are listed in Help > Shortcuts (F1)."""
 import os
 import signal
-import statistics
 import sys
-import time
-from collections import deque
 
-import cv2
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QImage, QKeySequence, QPixmap
 from PyQt5.QtWidgets import (QAction, QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
                              QMainWindow, QMessageBox, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
-from .capture import CaptureThread, describe_source, find_cameras, parse_source
+from .capture import find_cameras, parse_source
 from .drawing import DrawStyle
 from .engine import Engine, EngineError
-from .pipeline import Pipeline
-from .recorder import Recorder, recording_name
-from .screenshots import default_folder, save_screenshot
-from .worker import InferenceWorker
+from .live_session import LiveSession
+from .screenshots import default_folder
 
 SHORTCUTS = [("Space", "pause / resume"), ("S", "screenshot"), ("R", "start / stop recording"),
              ("F / F11", "full screen"), ("C", "contours"), ("B", "boxes"), ("M", "temporal smoothing"),
@@ -33,54 +29,53 @@ def to_pixmap(bgr):
     return QPixmap.fromImage(image)
 
 
+class SessionSignals(QObject):
+    """Carries the session's callbacks (from its threads) into the GUI thread."""
+    result = pyqtSignal(object)
+    message = pyqtSignal(str)
+
+
 class MainWindow(QMainWindow):
     def __init__(self, engine: Engine, source="0", loop=False, shots=None, style=None, smoothing=True,
                  scan_cameras=True):
         super().__init__()
-        self.engine = engine
-        self.pipeline = Pipeline(engine, style or DrawStyle(), smoothing=smoothing)
-        self.shots = shots or default_folder()
-        self.loop = loop
-        self.capture = None
-        self.worker = None
-        self.recorder = None
-        self.shown = 0
-        self.shown_index = -1
-        self.display_times = deque(maxlen=60)
-        self.latencies = deque(maxlen=300)      # ms, capture -> display
-        self.latency_log = deque(maxlen=20000)  # (time, ms) for the benchmark; bounded for long runs
-        self.capture_status = ""
-        self.last_result = None
+        self.signals = SessionSignals()
+        self.session = LiveSession(engine, style or DrawStyle(), smoothing=smoothing,
+                                   shots_folder=shots or default_folder(), loop=loop,
+                                   on_result=self.signals.result.emit, on_message=self.signals.message.emit)
+        self.signals.result.connect(self._show)
+        self.signals.message.connect(self._show_message)
         self.setWindowTitle("S4Net - salient instances")
-        self._build_ui(scan_cameras)
-        self.status_timer = QTimer(self, interval=500, timeout=self._update_status)
+        self.scanned_cameras = scan_cameras
+        self.cameras = find_cameras() if scan_cameras else []
+        self._build_ui()
+        self.status_timer = QTimer(self, interval=500, timeout=self.update_status)
         self.status_timer.start()
         self.start_source(source)
 
     # -- layout ---------------------------------------------------------------------------------
-    def _build_ui(self, scan_cameras):
+    def _build_ui(self):
+        s = self.session
         self.view = QLabel("starting...", alignment=Qt.AlignCenter)
         self.view.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
         self.view.setMinimumSize(320, 240)
         self.view.setStyleSheet("background: #111; color: #ddd; font-size: 16px;")
         self.source_box = QComboBox()
-        self.scanned_cameras = scan_cameras
-        self.cameras = find_cameras() if scan_cameras else []
         for i in self.cameras:
             self.source_box.addItem(f"Camera {i}", i)
         self.source_box.addItem("Open file...", None)
         self.source_box.activated.connect(self._source_picked)
-        self.threshold = QSlider(Qt.Horizontal, minimum=5, maximum=95, value=int(self.engine.score_threshold * 100))
+        self.threshold = QSlider(Qt.Horizontal, minimum=5, maximum=95, value=int(s.engine.score_threshold * 100))
         self.threshold.valueChanged.connect(self._threshold_changed)
         self.threshold_label = QLabel()
-        self.alpha = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=int(self.pipeline.style.alpha * 100))
-        self.alpha.valueChanged.connect(lambda v: setattr(self.pipeline.style, "alpha", v / 100))
-        self.contours = QCheckBox("Contours", checked=self.pipeline.style.contours)
-        self.contours.toggled.connect(lambda v: setattr(self.pipeline.style, "contours", v))
-        self.boxes = QCheckBox("Boxes", checked=self.pipeline.style.boxes)
-        self.boxes.toggled.connect(lambda v: setattr(self.pipeline.style, "boxes", v))
-        self.smoothing = QCheckBox("Smoothing", checked=self.pipeline.tracker.smoothing)
-        self.smoothing.toggled.connect(lambda v: setattr(self.pipeline.tracker, "smoothing", v))
+        self.alpha = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=int(s.style.alpha * 100))
+        self.alpha.valueChanged.connect(lambda v: setattr(s.style, "alpha", v / 100))
+        self.contours = QCheckBox("Contours", checked=s.style.contours)
+        self.contours.toggled.connect(lambda v: setattr(s.style, "contours", v))
+        self.boxes = QCheckBox("Boxes", checked=s.style.boxes)
+        self.boxes.toggled.connect(lambda v: setattr(s.style, "boxes", v))
+        self.smoothing = QCheckBox("Smoothing", checked=bool(s.pipeline.tracker and s.pipeline.tracker.smoothing))
+        self.smoothing.toggled.connect(s.set_smoothing)
         self.pause_btn = QPushButton("Pause", checkable=True)
         self.pause_btn.toggled.connect(self.set_paused)
         self.shot_btn = QPushButton("Screenshot")
@@ -131,38 +126,15 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         action(help_menu, "Shortcuts", ["F1"], self.show_help)
 
-    # -- sources and threads ----------------------------------------------------------------------
+    # -- sources ----------------------------------------------------------------------------------
     def start_source(self, source):
-        self.stop_threads()
         src = parse_source(source)
         if isinstance(src, int) and self.scanned_cameras and src not in self.cameras:
+            self.session.stop()
             self.view.setText(f"No camera found (camera {src}).\nOpen a video file with Ctrl+O or File > Open.")
-            self.capture_status = "no camera"
             return
-        self.source_name = describe_source(src)
-        self.pipeline.tracker.reset()
-        self.capture = CaptureThread(src, loop=self.loop, on_status=self._on_capture_status)
-        self.worker = InferenceWorker(self.pipeline, self.capture)
-        self.worker.result_ready.connect(self._show_latest)
-        self.capture.start()
-        self.worker.start()
-
-    def stop_threads(self):
-        if self.worker is not None:
-            self.worker.stop()
-        if self.capture is not None:
-            self.capture.stop()
-        if self.worker is not None:
-            self.worker.wait(5000)
-        if self.capture is not None:
-            self.capture.join(5)
-        self.worker = self.capture = None
-
-    def threads_alive(self):
-        return bool((self.worker and self.worker.isRunning()) or (self.capture and self.capture.is_alive()))
-
-    def _on_capture_status(self, msg):
-        self.capture_status = msg  # called from the capture thread: just store it
+        self.pause_btn.setChecked(False)
+        self.session.start(src)
 
     def _source_picked(self, i):
         data = self.source_box.itemData(i)
@@ -176,48 +148,36 @@ class MainWindow(QMainWindow):
         if path:
             self.start_source(path)
 
-    # -- display ----------------------------------------------------------------------------------
-    def _show_latest(self):
-        result = self.worker.latest() if self.worker else None
-        if result is None or result.capture_index == self.shown_index:
+    # -- what the session publishes -----------------------------------------------------------------
+    def _show(self, result):
+        latest = self.session.latest()
+        if latest is not result:  # a newer one is on its way: show only the newest
             return
-        self.shown_index = result.capture_index
-        self.last_result = result
         pix = to_pixmap(result.overlay)
         self.view.setPixmap(pix.scaled(self.view.size(), Qt.KeepAspectRatio, Qt.FastTransformation))
-        now = time.monotonic()
-        latency = (now - result.capture_time) * 1000
-        self.latencies.append(latency)
-        self.latency_log.append((now, latency))
-        self.display_times.append(now)
-        self.shown += 1
-        if self.recorder:
-            self.recorder.add(result.overlay)
+        self.session.shown(result)
 
-    def display_fps(self):
-        t = self.display_times
-        return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+    def _show_message(self, text):
+        self.message.setText(text)
+        capture = self.session.capture
+        if capture is not None and capture.failed and self.session.last_shown is None:
+            self.view.setText(text)
 
-    def _update_status(self):
-        lat = statistics.median(self.latencies) if self.latencies else 0
-        n = len(self.last_result.instances) if self.last_result else 0
-        cap_fps = self.capture.fps if self.capture else 0
-        inf_fps = self.worker.fps if self.worker else 0
-        text = (f"capture {cap_fps:.1f} fps | inference {inf_fps:.1f} fps | shown {self.display_fps():.1f} fps | "
-                f"latency {lat:.0f} ms | {self.engine.provider} | {os.path.basename(self.engine.model_path)} | "
-                f"{n} instances | {self.capture_status}")
-        if self.recorder:
-            text += " | REC"
-        self.status.setText(text)
+    def update_status(self):
+        self.status.setText(self.session.status().text())
+        if self.rec_btn.isChecked() != (self.session.recorder is not None):  # e.g. stopped by a full disk
+            self.rec_btn.blockSignals(True)
+            self.rec_btn.setChecked(self.session.recorder is not None)
+            self.rec_btn.setText("Stop recording" if self.session.recorder else "Record")
+            self.rec_btn.blockSignals(False)
 
-    # -- controls ---------------------------------------------------------------------------------
+    # -- user actions -------------------------------------------------------------------------------
     def _threshold_changed(self, v):
-        self.engine.score_threshold = v / 100
+        self.session.set_threshold(v / 100)
         self.threshold_label.setText(f"{v / 100:.2f}")
 
     def set_paused(self, paused):
-        if self.worker:
-            self.worker.paused = paused
+        self.session.pause(paused)
         self.pause_btn.setText("Resume" if paused else "Pause")
 
     def toggle_full_screen(self):
@@ -227,50 +187,21 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Shortcuts", "\n".join(f"{k:<10} {v}" for k, v in SHORTCUTS))
 
     def screenshot(self):
-        result = self.last_result
-        if result is None:
-            self.message.setText("nothing to capture yet")
-            return None
-        try:
-            paths = save_screenshot(self.shots, result)
-        except OSError as e:
-            self.message.setText(f"screenshot failed: {e}")
-            return None
-        self.message.setText(f"screenshot: {len(paths)} files in {self.shots}")
-        return paths
+        return self.session.screenshot()
 
     def set_recording(self, on):
-        if on and self.recorder is None:
-            result = self.last_result
-            if result is None:
-                self.message.setText("nothing to record yet")
-                self.rec_btn.setChecked(False)
-                return
-            os.makedirs(self.shots, exist_ok=True)
-            h, w = result.overlay.shape[:2]
-            fps = max(1.0, round(self.display_fps())) or 15
-            self.recorder = Recorder(recording_name(self.shots), w, h, fps)
-            self.rec_btn.setText("Stop recording")
-            self.message.setText(f"recording to {self.recorder.path}")
-        elif not on and self.recorder is not None:
-            self.finish_recording()
-
-    def finish_recording(self):
-        if self.recorder is None:
-            return None
-        rec, self.recorder = self.recorder, None
-        path = rec.stop()
+        if on:
+            on = self.session.start_recording()
+        else:
+            self.session.stop_recording()
         self.rec_btn.blockSignals(True)
-        self.rec_btn.setChecked(False)
+        self.rec_btn.setChecked(on)
+        self.rec_btn.setText("Stop recording" if on else "Record")
         self.rec_btn.blockSignals(False)
-        self.rec_btn.setText("Record")
-        self.message.setText(f"recording saved: {path}" if path else "recording empty")
-        return path
 
     def closeEvent(self, event):
-        self.finish_recording()
-        self.stop_threads()
         self.status_timer.stop()
+        self.session.close()
         super().closeEvent(event)
 
 
@@ -290,8 +221,9 @@ def run_gui(args):
     win = MainWindow(engine, args.source, loop=args.loop, shots=args.shots, style=style,
                      smoothing=not args.no_smoothing)
     win.show()
-    # Ctrl-C in the terminal closes the window cleanly (recording finalised, threads stopped)
+    # Ctrl-C and SIGTERM close the window cleanly (recording finalised, threads stopped)
     signal.signal(signal.SIGINT, lambda *_: win.close())
+    signal.signal(signal.SIGTERM, lambda *_: win.close())
     keepalive = QTimer(interval=200, timeout=lambda: None)  # lets Python run its signal handlers
     keepalive.start()
     return app.exec_()

@@ -1,6 +1,7 @@
 """Stable instances across frames: each detection is matched to the live tracks by mask IoU (box
-IoU where the masks barely overlap), keeps its id (and so its colour) while visible and for a
-short while after it was last seen, and its mask map and box are smoothed over time."""
+IoU where the masks barely overlap), recently seen tracks first; it keeps its id (and so its
+colour) while visible and for a short while after it was last seen, and its mask map and box are
+smoothed over time."""
 import numpy as np
 
 from .results import Result
@@ -34,8 +35,10 @@ def box_iou(a, b):
 
 
 class Tracker:
-    def __init__(self, smoothing=True, new_weight=0.6, min_iou=0.3, max_missing=15):
+    def __init__(self, smoothing=True, new_weight=0.6, min_iou=0.3, max_missing=15, box_weight=0.8, cascade=True):
         self.smoothing = smoothing
+        self.box_weight = box_weight     # box IoU counts this much where masks barely overlap
+        self.cascade = cascade           # False: all tracks compete at once (the first version)
         self.new_weight = new_weight
         self.min_iou = min_iou
         self.max_missing = max_missing   # frames a lost track keeps its id (half a second at 30 fps)
@@ -47,7 +50,9 @@ class Tracker:
         self.next_id = 1
 
     def match(self, boxes, maps, frame_size):
-        """Track id per detection (0 = new): greedy on the best overlaps, recent tracks first."""
+        """Track id per detection (0 = new). A cascade: tracks seen in the last frame pick first
+        (greedy on the best overlaps), tracks lost for longer only take what is left, so a track
+        that lingers from a spurious box cannot steal the object from its current track."""
         ids = np.zeros(len(boxes), np.int64)
         track_ids = [t for t in self.tracks if self.tracks[t]["map"].shape == maps.shape[1:]]
         if not len(boxes) or not track_ids:
@@ -55,18 +60,20 @@ class Tracker:
         t_boxes = np.stack([self.tracks[t]["box"] for t in track_ids])
         t_maps = np.stack([self.tracks[t]["map"] for t in track_ids])
         iou = np.maximum(mask_iou(binary_maps(boxes, maps, frame_size), binary_maps(t_boxes, t_maps, frame_size)),
-                         0.8 * box_iou(boxes, t_boxes))
-        # a track seen in the last frame wins a tie against one that was lost a while
-        iou = iou - 0.01 * np.array([self.tracks[t]["missing"] for t in track_ids])[None, :]
-        taken = set()
-        for flat in np.argsort(-iou, axis=None):
-            i, j = divmod(int(flat), len(track_ids))
-            if iou[i, j] < self.min_iou:
-                break
-            if ids[i] or track_ids[j] in taken:
-                continue
-            ids[i] = track_ids[j]
-            taken.add(track_ids[j])
+                         self.box_weight * box_iou(boxes, t_boxes))
+        missing = np.array([self.tracks[t]["missing"] for t in track_ids]) if self.cascade \
+            else np.zeros(len(track_ids), int)
+        for level in sorted(set(missing.tolist())):
+            cols = np.flatnonzero(missing == level)
+            sub = iou[:, cols]
+            for flat in np.argsort(-sub, axis=None):
+                i, k = divmod(int(flat), len(cols))
+                if sub[i, k] < self.min_iou:
+                    break
+                t = track_ids[cols[k]]
+                if ids[i] or t in ids:
+                    continue
+                ids[i] = t
         return ids
 
     def update(self, result: Result) -> Result:

@@ -189,7 +189,7 @@ class AudioCopier:
 class VideoWriter:
     """H.264 frames at given timestamps; `finish()` renames the finished file into place."""
 
-    def __init__(self, out_path, width, height, rate, audio_from=None, crf=23, preset="veryfast"):
+    def __init__(self, out_path, width, height, rate, audio_from=None, crf=18, preset="veryfast"):
         check_output(out_path)
         self.out_path, self.tmp_path = out_path, partial_path(out_path)
         self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sizes

@@ -9,7 +9,9 @@ import sys
 
 import torch
 
-from .export_onnx import ExportError, cpu_latency_ms, export, load_checkpoint
+from model.checkpoint import CheckpointError, load_checkpoint
+
+from .export_onnx import cpu_latency_ms, export
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 
@@ -21,7 +23,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     try:
         net, ckpt = load_checkpoint(a.checkpoint)
-    except ExportError as e:
+    except CheckpointError as e:
         sys.exit(f"error: {e}")
     slim = {"model": net.state_dict(), "net_config": ckpt["net_config"], "step": ckpt.get("step"),
             "train_config": ckpt.get("train_config"), "history": ckpt.get("history")}

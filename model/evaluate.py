@@ -23,7 +23,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
-from app.mask_files import rle  # the app's COCO RLE encoding, one definition
+from contracts import graph as G
+from contracts.masks import paste_mask, rle  # the app's own mask pasting and RLE: evaluation sees what users see
 
 from . import formats
 from .splits import shared_datasets
@@ -82,9 +83,9 @@ def region_similarity(pred_union, gt):
 class TorchPredictor:
     def __init__(self, checkpoint):
         import torch
-        from .train import load_model
+        from .checkpoint import load_checkpoint
         self.torch = torch
-        self.net, _ = load_model(checkpoint)
+        self.net, _ = load_checkpoint(checkpoint)
         self.size = self.net.cfg.image_size
 
     def __call__(self, image_bgr320, threshold):
@@ -97,10 +98,11 @@ class OnnxPredictor:
     def __init__(self, path):
         import onnxruntime as ort
         self.sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        self.size = int(self.sess.get_modelmeta().custom_metadata_map["input_size"])
+        self.size = int(self.sess.get_modelmeta().custom_metadata_map[G.META_INPUT_SIZE])
 
     def __call__(self, image_bgr320, threshold):
-        return self.sess.run(None, {"image": image_bgr320[None], "score_threshold": np.array([threshold], np.float32)})
+        return self.sess.run(None, {G.INPUT_IMAGE: image_bgr320[None],
+                                    G.INPUT_THRESHOLD: np.array([threshold], np.float32)})
 
 
 class CentreBoxBaseline:
@@ -115,7 +117,6 @@ class CentreBoxBaseline:
 
 def predict_full_res(predictor, image, threshold):
     """Run at the network size, then masks back to the image size inside each box."""
-    from app.engine import paste_mask  # the app's own mask pasting, so evaluation sees what users see
     h, w = image.shape[:2]
     s = predictor.size
     small = cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA)

@@ -126,14 +126,6 @@ def save_checkpoint(path, model, opt, step, rng, cfg, history):
     os.replace(tmp, path)
 
 
-def load_model(path, map_location="cpu"):
-    """Rebuild S4Net from a checkpoint (its own config inside); ImageNet weights not needed."""
-    ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    model = S4Net(NetConfig.from_dict(ckpt["net_config"]), pretrained=False)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), ckpt
-
-
 def pick_device(name):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -79,3 +79,46 @@ def read_all_frames(path):
     meta = next(gen)
     w, h = meta["size"]
     return [np.frombuffer(b, np.uint8).reshape(h, w, 3) for b in gen]
+
+
+def make_clip(out, frames_dir_pattern, *extra_in, vf=None, audio=None, fps_mode=None):
+    """Encode numbered JPEGs (and optional lavfi audio) with the ffmpeg that imageio-ffmpeg bundles."""
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *extra_in]
+    if audio:
+        cmd += ["-f", "lavfi", "-i", audio]
+    if vf:
+        cmd += ["-vf", vf]
+    if fps_mode:
+        cmd += ["-fps_mode", fps_mode]
+    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p"] + (["-c:a", "aac"] if audio else []) + [out]
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def frame_times(path):
+    """Presentation times (s) of every video frame, and the audio stream's duration (s) or None."""
+    import av
+    with av.open(path) as c:
+        v = c.streams.video[0]
+        times = [float(f.time) for f in c.decode(v)]
+    with av.open(path) as c:
+        a = c.streams.audio[0] if c.streams.audio else None
+        audio = None
+        if a is not None:
+            end = [float((p.pts + (p.duration or 0)) * p.time_base) for p in c.demux(a) if p.pts is not None]
+            audio = max(end) - (float(a.start_time * a.time_base) if a.start_time else 0.0) if end else 0.0
+    return times, audio
+
+
+def davis_frames_dir(tmp, data_root, n=20):
+    """n consecutive real frames of the validation sequence, linked as 00000.jpg, 00001.jpg, ..."""
+    src = os.path.join(data_root, "davis2016-train", "JPEGImages", CLIP_SEQUENCE)
+    for i, name in enumerate(sorted(os.listdir(src))[:n]):
+        os.symlink(os.path.join(src, name), os.path.join(tmp, f"{i:05d}.jpg"))
+    return os.path.join(tmp, "%05d.jpg")
+
+
+@pytest.fixture(scope="session")
+def engine_cpu():
+    from app.engine import Engine
+    return Engine(device="cpu")

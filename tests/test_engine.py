@@ -6,9 +6,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from app.drawing import DrawStyle, draw, id_mask, instances
-from app.engine import Engine, EngineError, paste_mask
+from app.drawing import DrawStyle, draw
+from app.engine import Engine, EngineError, has_nvidia_gpu
 from app.tracking import Tracker
+from contracts.masks import paste_mask
 from conftest import MODEL
 
 
@@ -35,8 +36,10 @@ def test_cuda_request_without_gpu_is_an_error_or_really_cuda():
 def test_auto_says_why_it_runs_on_cpu():
     messages = []
     e = Engine(device="auto", log=messages.append)
-    if e.provider == "CPUExecutionProvider" and "CUDAExecutionProvider" in ort.get_available_providers():
-        assert messages and messages[0].startswith("running on the CPU:")
+    if e.provider == "CPUExecutionProvider":
+        assert len(messages) == 1 and messages[0].startswith("running on the CPU")
+        if not has_nvidia_gpu():  # no advice about CUDA libraries where there is no GPU to use them
+            assert messages == ["running on the CPU (no NVIDIA GPU)"]
     if e.provider == "CPUExecutionProvider":  # the float16 graph is for CUDA only
         assert os.path.basename(e.model_path) == "s4net.onnx" and e.precision == "float32"
     else:
@@ -46,6 +49,8 @@ def test_auto_says_why_it_runs_on_cpu():
 def test_wrong_model_files(tmp_path):
     with pytest.raises(EngineError, match="model file not found"):
         Engine(str(tmp_path / "missing.onnx"), "cpu")
+    with pytest.raises(EngineError, match="is a folder, not an ONNX file"):
+        Engine(str(tmp_path), "cpu")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00garbage" * 100)
     with pytest.raises(EngineError, match="is not a loadable ONNX model"):
@@ -66,7 +71,7 @@ def test_finds_the_salient_object_in_a_real_frame(engine, davis_frame):
     det = engine.run(image)
     assert len(det) >= 1
     assert det.maps.shape[1:] == (40, 40) and np.all(np.diff(det.scores) <= 0)
-    insts = instances(det)
+    insts = det.instances()
     union = np.zeros(gt.shape, bool)
     for inst in insts:
         union |= inst.full_mask(gt.shape)
@@ -98,9 +103,9 @@ def test_pasted_masks_stay_inside_their_boxes(engine, davis_frame):
 def test_overlay_changes_only_instance_pixels(engine, davis_frame):
     image, _ = davis_frame
     det = Tracker().update(engine.run(image))
-    insts = instances(det)
-    out = draw(image, insts, DrawStyle(alpha=0.5, contours=False))
-    ids = id_mask(insts, image.shape[:2])
+    insts = det.instances()
+    out = draw(det, DrawStyle(alpha=0.5, contours=False))
+    ids = det.id_mask()
     changed = (out != image).any(2)
     assert changed.any()
     assert not (changed & (ids == 0)).any()

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from conftest import CHECKPOINT, MODEL, MODEL_FP16, ROOT
-from export.export_onnx import export, load_checkpoint
+from export.export_onnx import export
+from model.checkpoint import load_checkpoint
 from model.boxes import box_iou
 
 

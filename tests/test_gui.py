@@ -1,15 +1,12 @@
-"""The live window (offscreen Qt) with a real video file as its source."""
+"""The live window (offscreen Qt) as a thin view of the session, with a real video file as source."""
 import json
 import os
-import subprocess
-import threading
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 import pytest
+from PyQt5.QtCore import Qt
 
-from app.drawing import instances
 from app.engine import Engine
 from app.gui import MainWindow
 from conftest import probe
@@ -32,90 +29,82 @@ def window(qtbot, engine, clip_with_audio, tmp_path):
 
 
 def test_frames_reach_the_view_with_overlays(qtbot, window):
-    qtbot.waitUntil(lambda: window.shown >= 5, timeout=60000)
+    qtbot.waitUntil(lambda: window.session.shown_count >= 5, timeout=60000)
     assert not window.view.pixmap().isNull()
-    r = window.last_result
-    assert r.instances, "the clip's elephant should be found"
-    changed = (r.overlay != r.frame).any(2)
-    assert changed.any()
-    window._update_status()
+    r = window.session.last_shown
+    assert r.instances(), "the clip's elephant should be found"
+    assert (r.overlay != r.frame).any()
+    window.update_status()
     status = window.status.text()
     assert "CPUExecutionProvider" in status and "fps" in status and "latency" in status and "instances" in status
 
 
+def test_space_pauses_the_file_and_the_status_says_so(qtbot, window):
+    qtbot.waitUntil(lambda: window.session.shown_count >= 3, timeout=60000)
+    qtbot.keyClick(window, Qt.Key_Space)
+    assert window.pause_btn.isChecked()
+    qtbot.wait(2600)  # longer than the meters' window
+    window.update_status()
+    text = window.status.text()
+    assert "PAUSED" in text and "shown 0.0 fps" in text and "latency -" in text
+
+
 def test_screenshot_writes_every_file_and_matches_the_engine(qtbot, window, engine):
-    qtbot.waitUntil(lambda: bool(window.last_result and window.last_result.instances), timeout=60000)
+    qtbot.waitUntil(lambda: bool(window.session.last_shown and window.session.last_shown.instances()),
+                    timeout=60000)
     window.pause_btn.setChecked(True)
     qtbot.wait(300)
-    result = window.last_result
+    result = window.session.last_shown
     paths = window.screenshot()
     names = [os.path.basename(p) for p in paths]
     assert any(n.endswith("_overlay.png") for n in names) and any(n.endswith("_frame.png") for n in names)
     meta = json.load(open([p for p in paths if p.endswith(".json")][0]))
-    assert len(meta["instances"]) == len(result.instances)
+    assert len(meta["instances"]) == len(result.instances())
     frame = cv2.imread([p for p in paths if p.endswith("_frame.png")][0])
     assert np.array_equal(frame, result.frame)
     # what the engine finds on the saved raw frame is what the screenshot saved
-    fresh = {i.id: i for i in instances(engine.run(frame))}
-    by_score = sorted(fresh.values(), key=lambda i: -i.score)
+    by_score = sorted(engine.run(frame).instances(), key=lambda i: -i.score)
+    shots = window.session.shots_folder
     for rec, inst in zip(sorted(meta["instances"], key=lambda r: -r["score"]), by_score):
-        mask = cv2.imread(os.path.join(window.shots, rec["mask"]), cv2.IMREAD_GRAYSCALE) > 0
-        cut = cv2.imread(os.path.join(window.shots, rec["cutout"]), cv2.IMREAD_UNCHANGED)
+        mask = cv2.imread(os.path.join(shots, rec["mask"]), cv2.IMREAD_GRAYSCALE) > 0
+        cut = cv2.imread(os.path.join(shots, rec["cutout"]), cv2.IMREAD_UNCHANGED)
         assert cut.shape[2] == 4 and ((cut[..., 3] > 0) == inst.mask).all()
         full = inst.full_mask(frame.shape[:2])
         assert (mask & full).sum() / (mask | full).sum() > 0.99
         assert abs(rec["score"] - inst.score) < 1e-3
-    assert window.shots in window.message.text()
-    # a second screenshot in the same second gets new names
+    assert shots in window.message.text()
     again = window.screenshot()
     assert not set(again) & set(paths)
 
 
-def test_repeated_start_stop_leaves_no_thread(qtbot, window, clip_with_audio):
-    before = threading.active_count()
-    for _ in range(3):
-        window.start_source(clip_with_audio)
-        n = window.shown
-        qtbot.waitUntil(lambda: window.shown > n, timeout=60000)
-        window.stop_threads()
-        assert not window.threads_alive()
-    assert threading.active_count() <= before
-
-
-def test_failing_source_is_reported_and_retried(qtbot, engine, clip_with_audio, tmp_path):
-    full = str(tmp_path / "full.mp4")
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", clip_with_audio, "-an",
-                    "-c", "copy", "-movflags", "+faststart", full], check=True)
-    data = open(full, "rb").read()
-    broken = tmp_path / "broken.mp4"
-    broken.write_bytes(data[:int(len(data) * 0.6)])  # fails part-way through, every time
-    w = MainWindow(engine, str(broken), shots=str(tmp_path), scan_cameras=False)
+def test_r_with_an_impossible_folder_shows_a_message_and_keeps_running(qtbot, engine, clip_with_audio, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    w = MainWindow(engine, clip_with_audio, loop=True, shots=str(blocker / "shots"), scan_cameras=False)
     qtbot.addWidget(w)
-    w.capture.retry_seconds = 0.1
-    seen = []
-    w.capture.on_status = lambda m: (seen.append(m), w._on_capture_status(m))
+    w.show()
     try:
-        qtbot.waitUntil(lambda: w.capture.retries >= 2, timeout=60000)
-        assert any("failed after" in m and "reconnecting" in m for m in seen)
-        assert w.shown >= 1
-        w._update_status()
-        assert "reconnecting" in w.status.text() or "reading" in w.status.text()
+        qtbot.waitUntil(lambda: w.session.shown_count >= 2, timeout=60000)
+        qtbot.keyClick(w, Qt.Key_R)
+        assert w.message.text().startswith("cannot record:") and not w.rec_btn.isChecked()
+        n = w.session.shown_count
+        qtbot.waitUntil(lambda: w.session.shown_count > n + 3, timeout=60000)
     finally:
         w.close()
-    assert not w.threads_alive()
 
 
 def test_recording_is_finalised_on_close(qtbot, engine, clip_with_audio, tmp_path):
     w = MainWindow(engine, clip_with_audio, loop=True, shots=str(tmp_path), scan_cameras=False)
     qtbot.addWidget(w)
-    qtbot.waitUntil(lambda: w.shown >= 2, timeout=60000)
+    qtbot.waitUntil(lambda: w.session.shown_count >= 2, timeout=60000)
     w.rec_btn.setChecked(True)
-    path = w.recorder.path
-    n = w.shown
-    qtbot.waitUntil(lambda: w.shown >= n + 5, timeout=60000)
+    path = w.session.recorder.path
+    n = w.session.shown_count
+    qtbot.waitUntil(lambda: w.session.shown_count >= n + 5, timeout=60000)
     w.close()
     assert os.path.exists(path) and probe(path)[0] >= 5
     assert not [f for f in os.listdir(tmp_path) if "partial" in f]
+    assert not w.session.threads_alive()
 
 
 def test_no_camera_opens_the_window_with_a_message(qtbot, engine, tmp_path):
@@ -125,5 +114,15 @@ def test_no_camera_opens_the_window_with_a_message(qtbot, engine, tmp_path):
         if not w.cameras:
             assert "No camera found" in w.view.text()
             assert w.source_box.itemText(w.source_box.count() - 1) == "Open file..."
+    finally:
+        w.close()
+
+
+def test_missing_file_is_said_in_the_window(qtbot, engine, tmp_path):
+    w = MainWindow(engine, str(tmp_path / "gone.mp4"), shots=str(tmp_path), scan_cameras=False)
+    qtbot.addWidget(w)
+    try:
+        qtbot.waitUntil(lambda: "file not found" in w.message.text(), timeout=10000)
+        assert "file not found" in w.view.text()
     finally:
         w.close()

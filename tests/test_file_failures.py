@@ -1,0 +1,196 @@
+"""Every way a user can break the file commands: each ends in one `error:` line and exit status 2
+(or keeps working where it should), leaves nothing half-written, and never touches the input."""
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import imageio_ffmpeg
+import pytest
+
+from conftest import ROOT, SAMPLE, davis_frames_dir, frame_times, make_clip, probe, run_main
+
+
+def one_line_error(r, expect):
+    """Exit 2 and exactly one line besides the progress bar: `error: ...`."""
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.replace("\r", "\n").strip().splitlines()
+             if ln.strip() and not re.match(r"(video|images):", ln)]
+    assert len(lines) == 1 and lines[0].startswith("error:") and expect in lines[0], r.stderr
+
+
+def digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def vfr_clip(tmp_path_factory, data_root):
+    """20 real frames, the first 10 at 30 fps and the last 10 at 10 fps (a phone-style VFR file), with audio."""
+    d = tmp_path_factory.mktemp("vfr")
+    pattern = davis_frames_dir(str(d), data_root)
+    return make_clip(str(d / "vfr.mp4"), None, "-framerate", "30", "-i", pattern,
+                     vf="setpts='if(lt(N,10),N/30,10/30+(N-10)/10)/TB'", fps_mode="vfr",
+                     audio="sine=frequency=440:duration=1.33")
+
+
+def test_variable_frame_rate_keeps_every_frame_at_its_time(tmp_path, vfr_clip):
+    times_in, audio_in = frame_times(vfr_clip)
+    assert len(times_in) == 20 and times_in[-1] > 1.2  # really variable: 10 frames 1/30 apart, 10 frames 1/10
+    out = str(tmp_path / "out.mp4")
+    r = run_main("--video", vfr_clip, "--out", out)
+    assert r.returncode == 0, r.stderr
+    times_out, audio_out = frame_times(out)
+    assert len(times_out) == len(times_in)
+    assert max(abs(a - b) for a, b in zip(times_in, times_out)) < 0.002
+    assert audio_out is not None and abs(audio_out - audio_in) < 0.1
+
+
+def test_out_equal_to_input_is_refused_and_the_input_untouched(tmp_path, clip_with_audio):
+    clip = str(tmp_path / "clip.mp4")
+    shutil.copy(clip_with_audio, clip)
+    before = digest(clip)
+    one_line_error(run_main("--video", clip, "--out", clip), "is the input file")
+    one_line_error(run_main("--video", clip, "--out", os.path.join(str(tmp_path), ".", "clip.mp4")),
+                   "is the input file")
+    assert digest(clip) == before and sorted(os.listdir(tmp_path)) == ["clip.mp4"]
+
+
+@pytest.mark.parametrize("ext", [".webm", ".gif", ".avi", ""])
+def test_output_formats_the_encoder_cannot_write(tmp_path, clip_with_audio, ext):
+    one_line_error(run_main("--video", clip_with_audio, "--out", str(tmp_path / f"o{ext}")), "cannot write")
+    assert os.listdir(tmp_path) == []
+
+
+def limited_file_size(max_bytes):
+    """A child process whose files cannot grow past max_bytes: writes fail as on a full disk."""
+    def apply():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+    return apply
+
+
+def test_full_disk_during_video(tmp_path, clip_with_audio):
+    out = str(tmp_path / "o.mp4")
+    r = subprocess.run([sys.executable, "main.py", "--video", clip_with_audio, "--out", out], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300, preexec_fn=limited_file_size(60_000))
+    one_line_error(r, "cannot write")
+    assert "Traceback" not in r.stderr and os.listdir(tmp_path) == []
+
+
+def test_full_disk_while_saving_masks(tmp_path, clip_with_audio):
+    # masks.json (20 frames of RLE) is larger than any one id PNG: the limit lets the PNGs through and
+    # stops the JSON, which is written last
+    out, masks = str(tmp_path / "o.mkv"), str(tmp_path / "m")
+    r = subprocess.run([sys.executable, "main.py", "--video", clip_with_audio, "--out", out, "--save-masks", masks],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    json_size = os.path.getsize(os.path.join(masks, "masks.json"))
+    biggest_png = max(os.path.getsize(os.path.join(masks, f)) for f in os.listdir(masks) if f.endswith(".png"))
+    video_size = os.path.getsize(out)
+    shutil.rmtree(masks)
+    os.remove(out)
+    if not biggest_png < json_size:
+        pytest.skip("id PNGs larger than the JSON on this clip")
+    limit = (biggest_png + json_size) // 2
+    r = subprocess.run([sys.executable, "main.py", "--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"),
+                        "--save-masks", masks, "--no-contours"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300, preexec_fn=limited_file_size(max(limit, video_size + 1)
+                                                                 if video_size < json_size else limit))
+    one_line_error(r, "cannot write")
+    assert "Traceback" not in r.stderr
+    assert not [f for f in os.listdir(tmp_path) if "partial" in f]
+    assert not [f for f in os.listdir(masks) if "partial" in f]
+
+
+def test_sigterm_finalises_like_ctrl_c(tmp_path):
+    out = str(tmp_path / "long.mp4")
+    p = subprocess.Popen([sys.executable, "main.py", "--video", SAMPLE, "--out", out], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = os.path.join(tmp_path, ".long.partial.mp4")
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(partial) and os.path.getsize(partial) > 20000):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 130, stderr
+    assert "interrupted:" in stdout
+    times, audio = frame_times(out)
+    assert 0 < len(times) < 132 and not os.path.exists(partial)
+    # the audio is cut where the video stops
+    assert audio is not None and abs(audio - (times[-1] + 1 / 25)) < 0.1
+
+
+def test_audio_longer_than_video_is_no_warning(tmp_path, data_root):
+    pattern = davis_frames_dir(str(tmp_path), data_root)
+    clip = make_clip(str(tmp_path / "long_audio.mp4"), None, "-framerate", "30", "-i", pattern,
+                     audio="sine=frequency=440:duration=3")
+    out = str(tmp_path / "o.mp4")
+    r = run_main("--video", clip, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "warning" not in r.stdout + r.stderr
+    assert len(frame_times(out)[0]) == 20
+
+
+def test_audio_only_input(tmp_path):
+    audio = str(tmp_path / "tone.m4a")
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=1", "-c:a", "aac", audio], check=True)
+    one_line_error(run_main("--video", audio, "--out", str(tmp_path / "o.mp4")), "has no video stream")
+
+
+def test_model_folder(tmp_path, clip_with_audio):
+    one_line_error(run_main("--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"), "--model", str(tmp_path)),
+                   "is a folder, not an ONNX file")
+
+
+@pytest.mark.parametrize("option", [["--alpha", "3"], ["--alpha", "-0.1"], ["--threshold", "1.5"],
+                                    ["--threshold", "x"], ["--max-instances", "0"]])
+def test_out_of_range_options_are_usage_errors(tmp_path, clip_with_audio, option):
+    r = run_main("--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"), *option)
+    assert r.returncode == 2 and option[0] in r.stderr.strip().splitlines()[-1]
+    assert os.listdir(tmp_path) == []
+
+
+def test_images_sharing_a_name_get_separate_outputs(tmp_path, data_root):
+    src = tmp_path / "in"
+    src.mkdir()
+    val = os.path.join(data_root, "balloon", "val")
+    first, second = sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[:2]
+    shutil.copy(os.path.join(val, first), src / "a.jpg")
+    cv2.imwrite(str(src / "a.png"), cv2.imread(os.path.join(val, second)))
+    r = run_main("--image", str(src), "--out", str(tmp_path / "out"), "--save-masks", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    outs = sorted(os.listdir(tmp_path / "out"))
+    assert outs == ["a_jpg.png", "a_png.png"]
+    a, b = (cv2.imread(str(tmp_path / "out" / o)) for o in outs)
+    assert a.shape != b.shape or (a != b).any()
+    frames = json.load(open(tmp_path / "m" / "masks.json"))["frames"]
+    assert sorted(f["image"] for f in frames) == ["a_jpg_ids.png", "a_png_ids.png"]
+
+
+def test_image_out_extension_sets_the_format(tmp_path, data_root):
+    val = os.path.join(data_root, "balloon", "val")
+    img = os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[0])
+    r = run_main("--image", img, "--out", str(tmp_path / "y.jpg"))
+    assert r.returncode == 0, r.stderr
+    assert open(tmp_path / "y.jpg", "rb").read(3) == b"\xff\xd8\xff"  # JPEG, not PNG bytes
+    one_line_error(run_main("--image", img, "--out", str(tmp_path / "y.xyz")), "cannot write .xyz images")
+
+
+def test_save_masks_under_a_file(tmp_path, data_root, clip_with_audio):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    val = os.path.join(data_root, "balloon", "val")
+    img = os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[0])
+    one_line_error(run_main("--image", img, "--out", str(tmp_path / "o.png"), "--save-masks", str(blocker / "m")),
+                   "cannot create mask folder")
+    one_line_error(run_main("--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"), "--save-masks",
+                            str(blocker)), "is a file, not a folder")
+    assert sorted(os.listdir(tmp_path)) == ["file.txt"]
