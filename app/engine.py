@@ -13,12 +13,12 @@ import time
 import cv2
 import numpy as np
 
+from assets import ASSETS_DIR
 from contracts import graph as G
 
 from .results import Result
 
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
-DEFAULT_MODEL = os.path.join(ASSETS, "s4net.onnx")
+DEFAULT_MODEL = os.path.join(ASSETS_DIR, "s4net.onnx")
 FP16_SUFFIX = ".fp16.onnx"
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 

@@ -9,11 +9,10 @@ import sys
 
 import torch
 
+from assets import ASSETS_DIR as ASSETS
 from model.checkpoint import CheckpointError, load_checkpoint
 
 from .export_onnx import cpu_latency_ms, export
-
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 
 
 def main(argv=None):

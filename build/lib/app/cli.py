@@ -1,0 +1,86 @@
+"""S4Net salient-instance segmentation: the command line (`python main.py` or `s4net`).
+
+    s4net                                   live window on webcam 0
+    s4net --source clip.mp4                 live window on a video file (or rtsp://...)
+    s4net --video in.mp4 --out out.mp4      render a whole video with masks burned in
+    s4net --image photo.jpg|folder          annotate still images
+"""
+import argparse
+import signal
+import sys
+
+
+def unit_interval(name, closed_top=True):
+    def parse(text):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, not {text!r}") from None
+        if not (0 <= v <= 1 if closed_top else 0 <= v < 1):
+            raise argparse.ArgumentTypeError(f"{name} must be in [0, 1{']' if closed_top else ')'}, not {v}")
+        return v
+    return parse
+
+
+def positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
+    return v
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="s4net", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    io = p.add_argument_group("what to process (default: the live window on camera 0)")
+    io.add_argument("--video", help="input video file to render")
+    io.add_argument("--out", help="output video (with --video) or image/folder (with --image)")
+    io.add_argument("--image", help="an image or a folder of images")
+    io.add_argument("--source", default="0", help="live window source: camera index, video file or URL")
+    io.add_argument("--loop", action="store_true", help="live window: loop a video file source")
+    io.add_argument("--shots", help="live window: screenshot and recording folder (default: ~/Pictures/s4net)")
+    io.add_argument("--save-masks", metavar="DIR", help="write per-frame id PNGs and masks.json here")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", help="S4Net ONNX graph (default: assets/s4net.onnx)")
+    m.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
+    m.add_argument("--threshold", type=unit_interval("--threshold", closed_top=False),
+                   help="score threshold in [0, 1) (default: the model's)")
+    m.add_argument("--max-instances", type=positive_int, help="at most this many instances per frame")
+    d = p.add_argument_group("drawing")
+    d.add_argument("--alpha", type=unit_interval("--alpha"), default=0.5, help="mask fill opacity 0..1")
+    d.add_argument("--no-contours", action="store_true")
+    d.add_argument("--boxes", action="store_true", help="draw boxes with id and score")
+    d.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing of masks")
+    return p
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM stops as cleanly as Ctrl-C: what was done is finalised
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)  # usage errors: one line, exit 2
+    from .video_cli import UserError
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if args.video:
+            from .video_cli import run_video
+            return run_video(args)
+        if args.image:
+            from .video_cli import run_images
+            return run_images(args)
+        from .gui import run_gui
+        return run_gui(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""The live window: a thin Qt view of a LiveSession. It builds the widgets, forwards user actions
+to the session and shows what the session publishes; capture, inference, meters, recording and
+screenshots all live in app/live_session.py.
+
+Shortcuts are listed in Help > Shortcuts (F1)."""
+import os
+import signal
+import sys
+
+from PyQt5.QtCore import QObject, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QImage, QKeySequence, QPixmap
+from PyQt5.QtWidgets import (QAction, QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
+                             QMainWindow, QMessageBox, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
+
+from .capture import find_cameras, parse_source
+from .drawing import DrawStyle
+from .engine import Engine, EngineError
+from .live_session import LiveSession
+from .screenshots import default_folder
+
+SHORTCUTS = [("Space", "pause / resume"), ("S", "screenshot"), ("R", "start / stop recording"),
+             ("F / F11", "full screen"), ("C", "contours"), ("B", "boxes"), ("M", "temporal smoothing"),
+             ("+ / -", "score threshold up / down"), ("Ctrl+O", "open a video file"), ("Q", "quit")]
+
+
+def to_pixmap(bgr):
+    h, w = bgr.shape[:2]
+    image = QImage(bgr.data, w, h, bgr.strides[0], QImage.Format_BGR888)
+    return QPixmap.fromImage(image)
+
+
+class SessionSignals(QObject):
+    """Carries the session's callbacks (from its threads) into the GUI thread."""
+    result = pyqtSignal(object)
+    message = pyqtSignal(str)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, engine: Engine, source="0", loop=False, shots=None, style=None, smoothing=True,
+                 scan_cameras=True):
+        super().__init__()
+        self.signals = SessionSignals()
+        self.session = LiveSession(engine, style or DrawStyle(), smoothing=smoothing,
+                                   shots_folder=shots or default_folder(), loop=loop,
+                                   on_result=self.signals.result.emit, on_message=self.signals.message.emit)
+        self.signals.result.connect(self._show)
+        self.signals.message.connect(self._show_message)
+        self.setWindowTitle("S4Net - salient instances")
+        self.scanned_cameras = scan_cameras
+        self.cameras = find_cameras() if scan_cameras else []
+        self._build_ui()
+        self.status_timer = QTimer(self, interval=500, timeout=self.update_status)
+        self.status_timer.start()
+        self.start_source(source)
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _build_ui(self):
+        s = self.session
+        self.view = QLabel("starting...", alignment=Qt.AlignCenter)
+        self.view.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
+        self.view.setMinimumSize(320, 240)
+        self.view.setStyleSheet("background: #111; color: #ddd; font-size: 16px;")
+        self.source_box = QComboBox()
+        for i in self.cameras:
+            self.source_box.addItem(f"Camera {i}", i)
+        self.source_box.addItem("Open file...", None)
+        self.source_box.activated.connect(self._source_picked)
+        self.threshold = QSlider(Qt.Horizontal, minimum=5, maximum=95, value=int(s.engine.score_threshold * 100))
+        self.threshold.valueChanged.connect(self._threshold_changed)
+        self.threshold_label = QLabel()
+        self.alpha = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=int(s.style.alpha * 100))
+        self.alpha.valueChanged.connect(lambda v: setattr(s.style, "alpha", v / 100))
+        self.contours = QCheckBox("Contours", checked=s.style.contours)
+        self.contours.toggled.connect(lambda v: setattr(s.style, "contours", v))
+        self.boxes = QCheckBox("Boxes", checked=s.style.boxes)
+        self.boxes.toggled.connect(lambda v: setattr(s.style, "boxes", v))
+        self.smoothing = QCheckBox("Smoothing", checked=bool(s.pipeline.tracker and s.pipeline.tracker.smoothing))
+        self.smoothing.toggled.connect(s.set_smoothing)
+        self.pause_btn = QPushButton("Pause", checkable=True)
+        self.pause_btn.toggled.connect(self.set_paused)
+        self.shot_btn = QPushButton("Screenshot")
+        self.shot_btn.clicked.connect(self.screenshot)
+        self.rec_btn = QPushButton("Record", checkable=True)
+        self.rec_btn.toggled.connect(self.set_recording)
+        for slider in (self.threshold, self.alpha):
+            slider.setMinimumWidth(140)
+        controls, buttons = QHBoxLayout(), QHBoxLayout()
+        for w in (QLabel("Source"), self.source_box, QLabel("Threshold"), self.threshold, self.threshold_label,
+                  QLabel("Alpha"), self.alpha):
+            controls.addWidget(w)
+        for w in (self.contours, self.boxes, self.smoothing, self.pause_btn, self.shot_btn, self.rec_btn):
+            buttons.addWidget(w)
+        self._threshold_changed(self.threshold.value())
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(controls)
+        layout.addLayout(buttons)
+        self.setCentralWidget(central)
+        self.status = QLabel()
+        self.statusBar().addWidget(self.status, 1)
+        self.message = QLabel()
+        self.statusBar().addPermanentWidget(self.message)
+        self.resize(1000, 700)
+
+        def action(menu, text, keys, slot):
+            a = QAction(text, self)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            self.addAction(a)
+            return a
+        file_menu = self.menuBar().addMenu("&File")
+        action(file_menu, "Open video file...", ["Ctrl+O"], self.open_file)
+        action(file_menu, "Screenshot", ["S"], self.screenshot)
+        action(file_menu, "Record", ["R"], self.rec_btn.toggle)
+        action(file_menu, "Quit", ["Q", "Ctrl+Q"], self.close)
+        view_menu = self.menuBar().addMenu("&View")
+        action(view_menu, "Pause", ["Space"], self.pause_btn.toggle)
+        action(view_menu, "Full screen", ["F", "F11"], self.toggle_full_screen)
+        action(view_menu, "Contours", ["C"], self.contours.toggle)
+        action(view_menu, "Boxes", ["B"], self.boxes.toggle)
+        action(view_menu, "Smoothing", ["M"], self.smoothing.toggle)
+        action(view_menu, "Threshold up", ["+", "="], lambda: self.threshold.setValue(self.threshold.value() + 5))
+        action(view_menu, "Threshold down", ["-"], lambda: self.threshold.setValue(self.threshold.value() - 5))
+        help_menu = self.menuBar().addMenu("&Help")
+        action(help_menu, "Shortcuts", ["F1"], self.show_help)
+
+    # -- sources ----------------------------------------------------------------------------------
+    def start_source(self, source):
+        src = parse_source(source)
+        if isinstance(src, int) and self.scanned_cameras and src not in self.cameras:
+            self.session.stop()
+            self.view.setText(f"No camera found (camera {src}).\nOpen a video file with Ctrl+O or File > Open.")
+            return
+        self.pause_btn.setChecked(False)
+        self.session.start(src)
+
+    def _source_picked(self, i):
+        data = self.source_box.itemData(i)
+        if data is None:
+            self.open_file()
+        else:
+            self.start_source(str(data))
+
+    def open_file(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.webm);;All (*)")
+        if path:
+            self.start_source(path)
+
+    # -- what the session publishes -----------------------------------------------------------------
+    def _show(self, result):
+        latest = self.session.latest()
+        if latest is not result:  # a newer one is on its way: show only the newest
+            return
+        pix = to_pixmap(result.overlay)
+        self.view.setPixmap(pix.scaled(self.view.size(), Qt.KeepAspectRatio, Qt.FastTransformation))
+        self.session.shown(result)
+
+    def _show_message(self, text):
+        self.message.setText(text)
+        capture = self.session.capture
+        if capture is not None and capture.failed and self.session.last_shown is None:
+            self.view.setText(text)
+
+    def update_status(self):
+        self.status.setText(self.session.status().text())
+        if self.rec_btn.isChecked() != (self.session.recorder is not None):  # e.g. stopped by a full disk
+            self.rec_btn.blockSignals(True)
+            self.rec_btn.setChecked(self.session.recorder is not None)
+            self.rec_btn.setText("Stop recording" if self.session.recorder else "Record")
+            self.rec_btn.blockSignals(False)
+
+    # -- user actions -------------------------------------------------------------------------------
+    def _threshold_changed(self, v):
+        self.session.set_threshold(v / 100)
+        self.threshold_label.setText(f"{v / 100:.2f}")
+
+    def set_paused(self, paused):
+        self.session.pause(paused)
+        self.pause_btn.setText("Resume" if paused else "Pause")
+
+    def toggle_full_screen(self):
+        self.showNormal() if self.isFullScreen() else self.showFullScreen()
+
+    def show_help(self):
+        QMessageBox.information(self, "Shortcuts", "\n".join(f"{k:<10} {v}" for k, v in SHORTCUTS))
+
+    def screenshot(self):
+        return self.session.screenshot()
+
+    def set_recording(self, on):
+        if on:
+            on = self.session.start_recording()
+        else:
+            self.session.stop_recording()
+        self.rec_btn.blockSignals(True)
+        self.rec_btn.setChecked(on)
+        self.rec_btn.setText("Stop recording" if on else "Record")
+        self.rec_btn.blockSignals(False)
+
+    def closeEvent(self, event):
+        self.status_timer.stop()
+        self.session.close()
+        super().closeEvent(event)
+
+
+def run_gui(args):
+    from .video_cli import UserError
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                                                 or os.environ.get("QT_QPA_PLATFORM")):
+        raise UserError("no display for the window (run it in a desktop session or under xvfb-run; "
+                        "for files use --video or --image)")
+    app = QApplication.instance() or QApplication([])
+    try:
+        engine = Engine(args.model, args.device, args.threshold, args.max_instances, log=print)
+    except EngineError as e:
+        raise UserError(str(e)) from None
+    print(f"model {engine.describe()}")
+    style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
+    win = MainWindow(engine, args.source, loop=args.loop, shots=args.shots, style=style,
+                     smoothing=not args.no_smoothing)
+    win.show()
+    # Ctrl-C and SIGTERM close the window cleanly (recording finalised, threads stopped)
+    signal.signal(signal.SIGINT, lambda *_: win.close())
+    signal.signal(signal.SIGTERM, lambda *_: win.close())
+    keepalive = QTimer(interval=200, timeout=lambda: None)  # lets Python run its signal handlers
+    keepalive.start()
+    return app.exec_()

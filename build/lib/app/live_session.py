@@ -1,0 +1,244 @@
+"""The live session, free of Qt: it owns the capture thread, the inference thread (the frame loop
+over the newest captured frames), the rate meters, the latency log, recording and screenshots.
+
+A view (the Qt window, a test, a benchmark) starts a source, receives each new Result through
+`on_result` (called from the inference thread), tells the session when it has shown one
+(`shown`), and reads `status()` for the status bar. User actions (pause, threshold, style,
+screenshot, record) are plain method calls. Every failure becomes a message through `on_message`,
+never an exception in the view.
+"""
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Optional
+
+from .capture import CaptureThread, describe_source, parse_source
+from .drawing import DrawStyle
+from .engine import Engine
+from .frame_loop import results
+from .mask_files import OutputError, make_folder
+from .pipeline import Pipeline
+from .recorder import Recorder, recording_name
+from .screenshots import save_screenshot
+
+
+class RateMeter:
+    """Events per second over the last `window` seconds: it falls to 0 when events stop
+    (paused, end of file, a stalled stream), instead of keeping the last rate."""
+
+    def __init__(self, window=2.0, clock=time.monotonic):
+        self.window, self.clock = window, clock
+        self.times = deque()
+        self._lock = threading.Lock()
+
+    def tick(self, t=None):
+        with self._lock:
+            self.times.append(self.clock() if t is None else t)
+            self._trim(self.times[-1])
+
+    def _trim(self, now):
+        while self.times and self.times[0] < now - self.window:
+            self.times.popleft()
+
+    def rate(self):
+        with self._lock:
+            self._trim(self.clock())
+            t = self.times
+            return (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+
+    def reset(self):
+        with self._lock:
+            self.times.clear()
+
+
+@dataclass
+class Status:
+    capture_fps: float
+    inference_fps: float
+    shown_fps: float
+    latency_ms: Optional[float]     # median over the last `window` seconds; None when nothing was shown
+    provider: str
+    model: str
+    instances: int
+    source: str                     # what the capture says: reading, end of file, failed, ...
+    paused: bool
+    recording: bool
+
+    def text(self):
+        lat = "latency -" if self.latency_ms is None else f"latency {self.latency_ms:.0f} ms"
+        parts = [f"capture {self.capture_fps:.1f} fps", f"inference {self.inference_fps:.1f} fps",
+                 f"shown {self.shown_fps:.1f} fps", lat, self.provider, self.model, f"{self.instances} instances",
+                 "PAUSED" if self.paused else self.source]
+        return " | ".join(parts) + (" | REC" if self.recording else "")
+
+
+class LiveSession:
+    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, shots_folder=".", loop=False,
+                 on_result=None, on_message=None, clock=time.monotonic, window=2.0):
+        self.engine = engine
+        self.pipeline = Pipeline(engine, style or DrawStyle(), smoothing=smoothing)
+        self.shots_folder = shots_folder
+        self.loop = loop
+        self.on_result = on_result or (lambda result: None)
+        self.on_message = on_message or (lambda text: None)
+        self.clock, self.window = clock, window
+        self.capture_rate = RateMeter(window, clock)
+        self.inference_rate = RateMeter(window, clock)
+        self.shown_rate = RateMeter(window, clock)
+        self.latencies = deque()                 # (shown at, ms) over the last window, for the status
+        self.latency_log = deque(maxlen=20000)   # (shown at, ms) for benchmarks; bounded for long runs
+        self.capture = None
+        self._inference = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._latest = None
+        self.last_shown = None
+        self.shown_count = 0
+        self.recorder = None
+        self.source_name = ""
+        self.message = ""
+
+    # -- sources and threads --------------------------------------------------------------------
+    def start(self, source):
+        self.stop()
+        src = parse_source(source)
+        self.source_name = describe_source(src)
+        if self.pipeline.tracker:
+            self.pipeline.tracker.reset()
+        for meter in (self.capture_rate, self.inference_rate, self.shown_rate):
+            meter.reset()
+        self.latencies.clear()
+        self._stop = threading.Event()
+        self.capture = CaptureThread(src, loop=self.loop, on_status=self._capture_status)
+        self.capture.on_frame = lambda f: self.capture_rate.tick(f.captured_at)
+        self._inference = threading.Thread(target=self._run_inference, args=(self.capture, self._stop),
+                                           daemon=True, name="inference")
+        self.capture.start()
+        self._inference.start()
+
+    def _run_inference(self, capture, stop):
+        for result in results(capture.newest_frames(), self.pipeline):
+            if stop.is_set():
+                break
+            self.inference_rate.tick()
+            with self._lock:
+                self._latest = result
+            self.on_result(result)
+
+    def stop(self):
+        self._stop.set()
+        if self.capture is not None:
+            self.capture.stop()
+        if self._inference is not None:
+            self._inference.join(10)
+        if self.capture is not None:
+            self.capture.join(5)
+        self._inference = self.capture = None
+
+    def threads_alive(self):
+        return bool((self._inference and self._inference.is_alive()) or (self.capture and self.capture.is_alive()))
+
+    def close(self):
+        """Finalise the recording and stop every thread (closing the window, Ctrl-C)."""
+        self.stop_recording()
+        self.stop()
+
+    def _capture_status(self, msg):
+        if self.capture is not None and self.capture.failed:
+            self._say(msg)
+
+    def _say(self, text):
+        self.message = text
+        self.on_message(text)
+
+    # -- what the view shows ----------------------------------------------------------------------
+    def latest(self):
+        with self._lock:
+            return self._latest
+
+    def shown(self, result, at=None):
+        """The view displayed this result: meters, latency, and the recording get it."""
+        now = self.clock() if at is None else at
+        self.last_shown = result
+        self.shown_count += 1
+        self.shown_rate.tick(now)
+        if result.captured_at is not None:
+            ms = (now - result.captured_at) * 1000
+            self.latencies.append((now, ms))
+            self.latency_log.append((now, ms))
+        if self.recorder is not None:
+            self.recorder.add(result.overlay, now)
+            if self.recorder.error:
+                self.stop_recording()
+
+    def status(self):
+        now = self.clock()
+        while self.latencies and self.latencies[0][0] < now - self.window:
+            self.latencies.popleft()
+        lat = sorted(ms for _, ms in self.latencies)
+        paused = bool(self.capture and self.capture.paused)
+        return Status(self.capture_rate.rate(), self.inference_rate.rate(), self.shown_rate.rate(),
+                      lat[len(lat) // 2] if lat else None, self.engine.provider,
+                      self.engine.model_path.rsplit("/", 1)[-1],
+                      len(self.last_shown.instances()) if self.last_shown else 0,
+                      self.capture.status if self.capture else "no source", paused, self.recorder is not None)
+
+    # -- user actions -------------------------------------------------------------------------------
+    def pause(self, paused):
+        if self.capture is not None:
+            self.capture.pause(paused)
+
+    def set_threshold(self, value):
+        self.engine.score_threshold = float(value)
+
+    def set_smoothing(self, on):
+        if self.pipeline.tracker:
+            self.pipeline.tracker.smoothing = bool(on)
+
+    @property
+    def style(self):
+        return self.pipeline.style
+
+    def screenshot(self):
+        """Saves the last shown result; returns the paths, or None (and a message) when it cannot."""
+        if self.last_shown is None:
+            self._say("nothing to capture yet")
+            return None
+        try:
+            paths = save_screenshot(self.shots_folder, self.last_shown)
+        except OutputError as e:
+            self._say(f"screenshot failed: {e}")
+            return None
+        self._say(f"screenshot: {len(paths)} files in {self.shots_folder}")
+        return paths
+
+    def start_recording(self):
+        if self.recorder is not None:
+            return True
+        if self.last_shown is None:
+            self._say("nothing to record yet")
+            return False
+        try:
+            make_folder(self.shots_folder, "recording folder")
+            h, w = self.last_shown.overlay.shape[:2]
+            self.recorder = Recorder(recording_name(self.shots_folder), w, h, clock=self.clock)
+        except (OutputError, OSError) as e:
+            self._say(f"cannot record: {e}")
+            return False
+        self.recorder.add(self.last_shown.overlay)  # the picture on screen when recording starts
+        self._say(f"recording to {self.recorder.path}")
+        return True
+
+    def stop_recording(self):
+        """Finalise the recording; returns its path or None."""
+        rec, self.recorder = self.recorder, None
+        if rec is None:
+            return None
+        try:
+            path = rec.stop()
+        except OSError as e:
+            self._say(str(e))
+            return None
+        self._say(f"recording saved: {path}" if path else "recording empty")
+        return path

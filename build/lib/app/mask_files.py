@@ -1,0 +1,84 @@
+"""Files written from Results: a 16-bit PNG per frame whose pixels are instance ids (0 = background,
+ids stable across frames), one JSON per run with boxes, scores, ids and COCO RLE masks, and the
+atomic writers every output uses (temporary file, then rename: nothing is ever half-written)."""
+import json
+import os
+
+import cv2
+
+from .results import Result
+from .video_io import disk_error
+
+IMAGE_WRITE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class OutputError(Exception):
+    """One-line, user-facing reason why an output cannot be written."""
+
+
+def _replace_atomic(path, write):
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.partial")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OutputError(f"cannot write {path}: {disk_error(e)}") from None
+
+
+def write_image_atomic(path, image):
+    """Encodes in the format of the file's extension (a .jpg holds JPEG bytes)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in IMAGE_WRITE_EXTS:
+        raise OutputError(f"cannot write {ext or 'a file without extension'} images: use {', '.join(IMAGE_WRITE_EXTS)}")
+    ok, data = cv2.imencode(ext, image)
+    if not ok:
+        raise OutputError(f"cannot encode {path} as {ext}")
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data.tobytes())
+    _replace_atomic(path, write)
+
+
+def write_json_atomic(path, data):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f)
+    _replace_atomic(path, write)
+
+
+def make_folder(folder, what):
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise OutputError(f"{what} {folder} is a file, not a folder")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create {what} {folder}: {e.strerror or disk_error(e)}") from None
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{what} {folder} is not writable")
+
+
+class MaskWriter:
+    """Per-frame id PNGs into a folder, and <folder>/masks.json at the end (also after Ctrl-C)."""
+
+    def __init__(self, folder, source):
+        make_folder(folder, "mask folder")
+        self.folder = folder
+        self.data = {"source": source, "mask_png": "uint16, pixel = instance id, 0 = background",
+                     "rle": "COCO RLE (pycocotools), full frame", "frames": []}
+
+    def add(self, result: Result, name=None):
+        write_image_atomic(os.path.join(self.folder, name or f"frame_{result.index:06d}.png"), result.id_mask())
+        rec = {"frame": result.index, "instances": result.records()}
+        if result.time is not None:
+            rec["time"] = round(result.time, 6)
+        if name:
+            rec["image"] = name
+        self.data["frames"].append(rec)
+
+    def finish(self):
+        path = os.path.join(self.folder, "masks.json")
+        write_json_atomic(path, self.data)
+        return path

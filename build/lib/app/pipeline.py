@@ -1,0 +1,30 @@
+"""One frame through the chain: engine -> tracker -> drawing, giving one Result with its overlay
+and the time of each stage. Shared by the frame loop (video command, still images, live session)."""
+import time
+
+from .drawing import DrawStyle, draw
+from .engine import Engine
+from .results import Result
+from .tracking import Tracker
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, track=True):
+        self.engine = engine
+        self.style = style or DrawStyle()
+        # stills are unrelated pictures: no tracker, ids are 1..N in score order
+        self.tracker = Tracker(smoothing=smoothing) if track else None
+
+    def process(self, frame, **source) -> Result:
+        """source: index, time, captured_at, name of the frame (stored on the result)."""
+        result = self.engine.run(frame)
+        t0 = time.perf_counter()
+        if self.tracker is not None:
+            result = self.tracker.update(result)
+        result = result.replace(**source)
+        result.instances()  # full-resolution masks: part of postprocessing, used by every output
+        t1 = time.perf_counter()
+        result.overlay = draw(result, self.style)
+        t2 = time.perf_counter()
+        result.timings.update(postprocess=(t1 - t0) * 1000, draw=(t2 - t1) * 1000)
+        return result

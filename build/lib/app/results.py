@@ -1,0 +1,111 @@
+"""One frame's result: the frame, its salient instances and the stage timings, and every way out
+of it (overlay, id mask, JSON/RLE records, cut-outs). The engine makes it, the tracker gives it
+ids, the pipeline draws it, and the video command, still images, mask files, screenshots, the live
+session and the GUI all read it. No Qt and no torch here.
+
+Shapes: N instances; frame (H, W, 3) uint8 BGR; boxes (N, 4) float32 x1 y1 x2 y2 in frame pixels;
+scores (N,) float32 best first; maps (N, h, w) float32 mask probabilities over the whole frame at
+the graph's mask stride; ids (N,) int64 track ids (1..N in order when no tracker ran).
+"""
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from contracts.masks import paste_mask, rle
+
+
+@dataclass
+class Instance:
+    """One instance at full resolution: its boolean mask is a crop placed at (x0, y0)."""
+    id: int
+    score: float
+    box: np.ndarray
+    x0: int
+    y0: int
+    mask: np.ndarray
+
+    def full_mask(self, frame_size):
+        m = np.zeros(frame_size, bool)
+        h, w = self.mask.shape
+        m[self.y0:self.y0 + h, self.x0:self.x0 + w] = self.mask
+        return m
+
+    def record(self, frame_size):
+        """JSON-ready: id, score, box and the COCO RLE of the full-frame mask."""
+        return {"id": self.id, "score": round(self.score, 4), "box": [round(float(v), 1) for v in self.box],
+                "rle": rle(self.full_mask(frame_size))}
+
+
+@dataclass(eq=False)
+class Result:
+    frame: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    maps: np.ndarray
+    ids: Optional[np.ndarray] = None
+    timings: dict = field(default_factory=dict)   # milliseconds per stage, in pipeline order
+    index: int = 0                                # frame number in its source
+    time: Optional[float] = None                  # the frame's timestamp in its source, seconds
+    captured_at: Optional[float] = None           # time.monotonic() when a live source delivered it
+    name: Optional[str] = None                    # the source file of a still image
+    overlay: Optional[np.ndarray] = None          # the drawn frame, once the pipeline drew it
+    _instances: Optional[list] = field(default=None, repr=False)
+
+    def __len__(self):
+        return len(self.scores)
+
+    @property
+    def frame_size(self):
+        return self.frame.shape[:2]
+
+    def track_ids(self):
+        return self.ids if self.ids is not None else np.arange(1, len(self) + 1, dtype=np.int64)
+
+    def replace(self, **changes):
+        """A new Result with some fields changed (full-resolution masks are recomputed)."""
+        return dataclasses.replace(self, _instances=None, **changes)
+
+    def select(self, keep):
+        """The instances where keep (bool (N,) or indices) holds, everything else unchanged."""
+        keep = np.asarray(keep)
+        ids = None if self.ids is None else self.ids[keep]
+        return self.replace(boxes=self.boxes[keep], scores=self.scores[keep], maps=self.maps[keep], ids=ids)
+
+    def instances(self):
+        """Full-resolution masks inside each box (computed once); empty masks are left out."""
+        if self._instances is None:
+            out = []
+            for i, track_id in enumerate(self.track_ids()):
+                x0, y0, crop = paste_mask(self.maps[i], self.boxes[i], self.frame_size)
+                if crop.any():
+                    out.append(Instance(int(track_id), float(self.scores[i]), self.boxes[i], x0, y0, crop))
+            self._instances = out
+        return self._instances
+
+    def id_mask(self):
+        """uint16 (H, W): pixel = instance id, 0 = background; higher scores win where masks overlap."""
+        m = np.zeros(self.frame_size, np.uint16)
+        for inst in sorted(self.instances(), key=lambda i: i.score):
+            h, w = inst.mask.shape
+            m[inst.y0:inst.y0 + h, inst.x0:inst.x0 + w][inst.mask] = inst.id
+        return m
+
+    def records(self):
+        """Per-instance JSON records (id, score, box, RLE), the one format every file uses."""
+        return [inst.record(self.frame_size) for inst in self.instances()]
+
+    def cutouts(self):
+        """(instance, BGRA crop of its box with alpha = its mask) per instance."""
+        out = []
+        for inst in self.instances():
+            h, w = inst.mask.shape
+            cut = cv2.cvtColor(self.frame[inst.y0:inst.y0 + h, inst.x0:inst.x0 + w], cv2.COLOR_BGR2BGRA)
+            cut[..., 3] = inst.mask.astype(np.uint8) * 255
+            out.append((inst, cut))
+        return out
+
+    def total_ms(self):
+        return float(sum(self.timings.values()))

@@ -1,0 +1,175 @@
+"""The file commands: `--video IN --out OUT` (a whole video) and `--image PATH|DIR` (stills).
+Both run the one frame loop; every failure a user can cause is a UserError (one line, exit 2)."""
+import os
+import statistics
+import time
+
+import av
+from tqdm import tqdm
+
+from .drawing import DrawStyle
+from .engine import Engine, EngineError
+from .frame_loop import image_frames, results
+from .mask_files import IMAGE_WRITE_EXTS, MaskWriter, OutputError, make_folder, write_image_atomic
+from .pipeline import Pipeline
+from .video_io import BackgroundWriter, VideoError, VideoReader, VideoWriter, check_output, disk_error
+
+IMAGE_READ_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+STAGES = ("decode", "inference", "postprocess", "draw", "encode")
+
+
+class UserError(Exception):
+    """Printed as one line, exit status 2."""
+
+
+def make_engine(args):
+    try:
+        return Engine(args.model, args.device, args.threshold, args.max_instances, log=print)
+    except EngineError as e:
+        raise UserError(str(e)) from None
+
+
+def make_pipeline(args, engine, track):
+    style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
+    return Pipeline(engine, style, smoothing=not args.no_smoothing, track=track)
+
+
+def make_mask_writer(args, source):
+    if not args.save_masks:
+        return None
+    try:
+        return MaskWriter(args.save_masks, os.path.abspath(source))
+    except OutputError as e:
+        raise UserError(str(e)) from None
+
+
+def summary(n, out, elapsed, provider, times):
+    med = {k: statistics.median(times[k]) if times[k] else 0.0 for k in STAGES}
+    return (f"{n} frames -> {out} | {n / max(elapsed, 1e-9):.1f} fps | provider {provider} | median ms: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in med.items()))
+
+
+def run_video(args):
+    if args.out is None:
+        raise UserError("--video needs --out OUT.mp4")
+    try:
+        check_output(args.out, args.video)  # before any work
+        reader = VideoReader(args.video)
+    except VideoError as e:
+        raise UserError(str(e)) from None
+    masks = make_mask_writer(args, args.video)
+    engine = make_engine(args)
+    pipe = make_pipeline(args, engine, track=True)
+    try:
+        writer = BackgroundWriter(VideoWriter(args.out, reader.width, reader.height, reader.rate,
+                                              audio_from=args.video if reader.audio else None))
+    except VideoError as e:
+        raise UserError(str(e)) from None
+    times = {k: [] for k in STAGES}
+    interrupted = False
+    bar = tqdm(total=reader.expected_frames, unit="frame", desc="video", dynamic_ncols=True)
+    t_start = time.perf_counter()
+    try:
+        for r in results(reader, pipe):
+            writer.write(r.overlay, r.time)
+            if masks:
+                masks.add(r)
+            times["inference"].append(r.timings["preprocess"] + r.timings["inference"])
+            for k in ("decode", "postprocess", "draw"):
+                times[k].append(r.timings[k])
+            bar.update(1)
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (main turns it into this)
+        interrupted = True
+    except (OSError, av.FFmpegError, OutputError) as e:
+        bar.close()
+        writer.discard()
+        msg = str(e) if isinstance(e, OutputError) else f"cannot write {args.out}: {disk_error(e)}"
+        raise UserError(msg) from None
+    except BaseException:
+        bar.close()
+        writer.discard()
+        raise
+    bar.total = bar.n  # the frame count from the header is only an estimate
+    bar.close()
+    elapsed = time.perf_counter() - t_start
+    try:
+        out = writer.finish()
+        if masks:
+            masks.finish()
+    except (OSError, av.FFmpegError, OutputError) as e:
+        writer.discard()
+        raise UserError(str(e) if isinstance(e, OutputError) else f"cannot write {args.out}: {disk_error(e)}") \
+            from None
+    times["encode"] = writer.write_ms
+    n = writer.frames
+    if interrupted:
+        print(f"interrupted: {out} holds the {n} frames done so far" if out else "interrupted before any frame")
+    elif reader.error:
+        print(f"warning: input stopped at frame {n}: {reader.error}")
+    if out is None:
+        raise UserError(f"no frame could be decoded from {args.video}")
+    print(summary(n, out, elapsed, engine.provider, times))
+    return 130 if interrupted else 0
+
+
+def list_images(path):
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_READ_EXTS))
+        if not files:
+            raise UserError(f"no images in {path}")
+        return files
+    if not os.path.isfile(path):
+        raise UserError(f"input not found: {path}")
+    return [path]
+
+
+def output_names(files):
+    """One output PNG name per input; inputs that share a stem (a.jpg, a.png) keep their extension."""
+    stems = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    names = {}
+    for f, stem in zip(files, stems):
+        ext = os.path.splitext(f)[1].lower().lstrip(".")
+        names[f] = f"{stem}_{ext}.png" if stems.count(stem) > 1 else f"{stem}.png"
+    return names
+
+
+def run_images(args):
+    files = list_images(args.image)
+    many = os.path.isdir(args.image)
+    out = args.out or ("annotated" if many else os.path.splitext(args.image)[0] + "_s4net.png")
+    try:
+        if many:
+            make_folder(out, "output folder")
+        else:
+            if os.path.splitext(out)[1].lower() not in IMAGE_WRITE_EXTS:
+                raise UserError(f"cannot write {os.path.splitext(out)[1] or 'a file without extension'} images: "
+                                f"use {', '.join(IMAGE_WRITE_EXTS)}")
+            if os.path.exists(out) and os.path.samefile(out, args.image):
+                raise UserError(f"--out is the input file {args.image}: choose another name")
+            check_output(out, formats=dict.fromkeys(IMAGE_WRITE_EXTS))
+    except (OutputError, VideoError) as e:
+        raise UserError(str(e)) from None
+    masks = make_mask_writer(args, args.image)
+    engine = make_engine(args)
+    pipe = make_pipeline(args, engine, track=False)
+    names = output_names(files)
+    done = 0
+    try:
+        for r in results(tqdm(image_frames(files), total=len(files), unit="image", desc="images",
+                              disable=len(files) < 2), pipe):
+            target = os.path.join(out, names[r.name]) if many else out
+            write_image_atomic(target, r.overlay)
+            if masks:
+                masks.add(r, name=os.path.splitext(names[r.name])[0] + "_ids.png")
+            done += 1
+            if not many:
+                print(f"{len(r.instances())} instances -> {target} (provider {engine.provider})")
+        if masks:
+            masks.finish()
+    except OutputError as e:
+        raise UserError(str(e)) from None
+    if done == 0:
+        raise UserError("no readable image")
+    if many:
+        print(f"{done} images -> {out} (provider {engine.provider})")
+    return 0

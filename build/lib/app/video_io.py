@@ -1,0 +1,309 @@
+"""Video files in and out, with per-frame timestamps (PyAV, FFmpeg's libraries).
+
+Reader: BGR frames with their presentation time, so variable-frame-rate input (phones, screen
+recordings) keeps its timing. Writer: H.264 yuv420p, one output frame per input frame at the input
+frame's own timestamp, the input's audio track interleaved (copied when the container can hold it,
+else AAC) and cut where the video ends, odd sizes padded by one edge pixel (never stretched),
+written to a hidden temporary file that is renamed into place only when finalised.
+"""
+import errno
+import os
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional
+
+import av
+import numpy as np
+
+# containers the H.264 writer can produce, by extension
+H264_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+COPYABLE_AUDIO = {"mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus"}, "mov": {"aac", "mp3", "ac3", "alac"},
+                  "matroska": {"aac", "mp3", "ac3", "eac3", "opus", "vorbis", "flac", "alac"}}
+
+
+class VideoError(Exception):
+    """One-line, user-facing problem with a video file."""
+
+
+@dataclass
+class Frame:
+    """One decoded picture from any source."""
+    image: np.ndarray                    # (H, W, 3) uint8 BGR
+    index: int                           # 0-based position in the source
+    time: Optional[float] = None         # presentation time in seconds (None for stills)
+    captured_at: Optional[float] = None  # time.monotonic() when a live source delivered it
+    decode_ms: Optional[float] = None    # time to read it, when the source measured it itself
+    name: Optional[str] = None           # the file of a still image
+
+
+def first_line(e):
+    s = str(e).strip()
+    return s.splitlines()[-1][:200] if s else type(e).__name__
+
+
+def disk_error(e):
+    """A write failure a user can act on (disk full, file too large, no permission), in words."""
+    code = getattr(e, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "disk full"
+    if code == errno.EFBIG:
+        return "file too large for this disk (or over the size limit)"
+    return first_line(e)
+
+
+class VideoReader:
+    """Iterates Frames. After iteration, `error` says why it stopped early, if it did."""
+
+    def __init__(self, path):
+        if not os.path.exists(path):
+            raise VideoError(f"input not found: {path}")
+        if not os.path.isfile(path):
+            raise VideoError(f"input is not a file: {path}")
+        self.path = path
+        try:
+            self.container = av.open(path)
+        except (av.FFmpegError, OSError, ValueError) as e:
+            raise VideoError(f"{path} is not a readable video ({first_line(e)})") from None
+        if not self.container.streams.video:
+            kinds = sorted({s.type for s in self.container.streams})
+            self.container.close()
+            raise VideoError(f"{path} has no video stream" + (f" (only {', '.join(kinds)})" if kinds else ""))
+        self.stream = v = self.container.streams.video[0]
+        v.thread_type = "AUTO"
+        self.width, self.height = v.codec_context.width, v.codec_context.height
+        if not self.width or not self.height:
+            raise VideoError(f"{path} has a video stream without a picture size")
+        self.rate = v.average_rate or v.guessed_rate or Fraction(30)
+        self.time_base = v.time_base or Fraction(1, 90000)
+        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
+        # the video stream's own length: a longer audio track must not make frames look missing
+        duration = float(v.duration * v.time_base) if v.duration else None
+        self.duration = duration
+        self.expected_frames = v.frames or (int(round(duration * float(self.rate))) if duration else None)
+        self.frames_read = 0
+        self.end_time = 0.0    # end of the last frame read, seconds from the stream's start
+        self.error = None
+
+    @property
+    def start_time(self):
+        v = self.stream
+        return float(v.start_time * v.time_base) if v.start_time is not None else 0.0
+
+    def __iter__(self):
+        start = self.start_time
+        step = 1.0 / float(self.rate)
+        last = None
+        try:
+            for frame in self.container.decode(self.stream):
+                t = float(frame.time) - start if frame.time is not None else (0.0 if last is None else last + step)
+                if last is not None and t <= last:  # broken or repeated timestamps: keep order, keep every frame
+                    t = last + step / 4
+                last = t
+                image = frame.to_ndarray(format="bgr24")
+                self.end_time = t + step
+                yield Frame(image, self.frames_read, t)
+                self.frames_read += 1
+        except (av.FFmpegError, OSError, ValueError) as e:
+            self.error = first_line(e)
+        if self.error is None and self.expected_frames and self.frames_read < self.expected_frames - 2:
+            self.error = f"decoding ended after {self.frames_read} of about {self.expected_frames} frames"
+
+    def close(self):
+        self.container.close()
+
+
+def partial_path(out_path):
+    d, name = os.path.split(os.path.abspath(out_path))
+    stem, ext = os.path.splitext(name)
+    return os.path.join(d, f".{stem}.partial{ext}")
+
+
+def check_output(out_path, input_path=None, formats=H264_CONTAINERS):
+    """Fail before any work when the output cannot be written (folder, extension, same as input)."""
+    ext = os.path.splitext(out_path)[1].lower()
+    if ext not in formats:
+        raise VideoError(f"cannot write {ext or 'a file without extension'} video: "
+                         f"use {', '.join(sorted(formats))}")
+    if input_path is not None and os.path.exists(out_path) and os.path.samefile(out_path, input_path):
+        raise VideoError(f"--out is the input file {input_path}: choose another name")
+    d = os.path.dirname(os.path.abspath(out_path))
+    if not os.path.isdir(d):
+        raise VideoError(f"output folder does not exist: {d}")
+    if not os.access(d, os.W_OK):
+        raise VideoError(f"output folder is not writable: {d}")
+    if os.path.isdir(out_path):
+        raise VideoError(f"output is a folder, not a file: {out_path}")
+
+
+class AudioCopier:
+    """Moves the input's audio into the output as video time passes, so the file is interleaved;
+    stops at the end of the video (a longer audio track is cut)."""
+
+    def __init__(self, path, out, container_format):
+        self.src = av.open(path)
+        a = self.src.streams.audio[0]
+        self.start = float(a.start_time * a.time_base) if a.start_time is not None else 0.0
+        self.copy = a.codec_context.name in COPYABLE_AUDIO.get(container_format, set())
+        if self.copy:
+            self.out_stream = out.add_stream_from_template(a)
+        else:
+            self.out_stream = out.add_stream("aac", rate=a.codec_context.sample_rate or 48000)
+        self.in_stream, self.out, self.done = a, out, False
+        self._items = self.src.demux(a) if self.copy else self.src.decode(a)
+        self._pending = None
+
+    def _time(self, item):
+        return (float(item.pts * item.time_base) - self.start) if item.pts is not None else None
+
+    def write_until(self, t):
+        """Mux audio up to time t (seconds from the start); t=None: everything left."""
+        while not self.done:
+            item = self._pending or next(self._items, None)
+            self._pending = None
+            if item is None:
+                self.done = True
+                break
+            at = self._time(item)
+            if at is not None and t is not None and at > t:
+                self._pending = item
+                break
+            if self.copy:
+                if item.dts is None:
+                    continue
+                item.stream = self.out_stream
+                self.out.mux(item)
+            else:
+                item.pts = None
+                for p in self.out_stream.encode(item):
+                    self.out.mux(p)
+
+    def finish(self, end_time):
+        self.write_until(end_time)
+        if not self.copy:
+            for p in self.out_stream.encode(None):
+                self.out.mux(p)
+        self.src.close()
+
+
+class VideoWriter:
+    """H.264 frames at given timestamps; `finish()` renames the finished file into place."""
+
+    def __init__(self, out_path, width, height, rate, audio_from=None, crf=18, preset="veryfast"):
+        check_output(out_path)
+        self.out_path, self.tmp_path = out_path, partial_path(out_path)
+        self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sizes
+        self.frames = 0
+        self.rate = Fraction(rate).limit_denominator(1001)
+        fmt = H264_CONTAINERS[os.path.splitext(out_path)[1].lower()]
+        try:
+            self.container = av.open(self.tmp_path, "w", format=fmt,
+                                     options={"movflags": "+faststart"} if fmt in ("mp4", "mov") else {})
+            s = self.stream = self.container.add_stream("libx264", rate=self.rate)
+            s.width, s.height = self.size
+            s.pix_fmt = "yuv420p"
+            s.options = {"crf": str(crf), "preset": preset}
+            s.codec_context.time_base = Fraction(1, 90000) if fmt != "matroska" else Fraction(1, 1000)
+            self.audio = AudioCopier(audio_from, self.container, fmt) if audio_from else None
+        except (av.FFmpegError, OSError) as e:
+            self.discard()
+            raise VideoError(f"cannot write {out_path}: {disk_error(e)}") from None
+        self._last_pts = -1
+        self.end_time = 0.0
+        self.write_ms = []  # encode + mux time per frame (measured here: the caller may be another thread)
+
+    def write(self, image, t=None):
+        """One frame shown from time t (seconds; None: the next slot at the nominal rate)."""
+        t0 = time.perf_counter()
+        h, w = image.shape[:2]
+        if (w, h) != self.size:
+            image = np.pad(image, ((0, self.size[1] - h), (0, self.size[0] - w), (0, 0)), mode="edge")
+        tb = self.stream.codec_context.time_base
+        if t is None:
+            t = self.frames / float(self.rate)
+        pts = max(int(round(t / tb)), self._last_pts + 1)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts, frame.time_base = pts, tb
+        self._last_pts = pts
+        self._mux(self.stream.encode(frame))
+        if self.audio:
+            self.audio.write_until(t)
+        self.frames += 1
+        self.end_time = t + 1.0 / float(self.rate)
+        self.write_ms.append((time.perf_counter() - t0) * 1000)
+
+    def _mux(self, packets):
+        self.container.mux(packets)
+
+    def finish(self, end_time=None):
+        """Flush, close and move into place; returns the path, or None if no frame was written.
+        end_time: where the audio stops (default: the end of the last frame)."""
+        if self.frames == 0:
+            self.discard()
+            return None
+        self._mux(self.stream.encode(None))
+        if self.audio:
+            self.audio.finish(self.end_time if end_time is None else end_time)
+        self.container.close()
+        os.replace(self.tmp_path, self.out_path)
+        return self.out_path
+
+    def discard(self):
+        for closing in (getattr(getattr(self, "audio", None), "src", None), getattr(self, "container", None)):
+            try:
+                if closing is not None:
+                    closing.close()
+            except Exception:
+                pass
+        if os.path.exists(self.tmp_path):
+            os.remove(self.tmp_path)
+
+
+class BackgroundWriter:
+    """Runs a writer's write() in its own thread behind a bounded queue, so encoding overlaps the
+    next frame's inference; frame order is kept. A write error is raised again on the next call."""
+
+    def __init__(self, writer, depth=4):
+        import queue
+        import threading
+        self.writer = writer
+        self._queue = queue.Queue(maxsize=depth)
+        self._error = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="video-writer")
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self.writer.write(*item)
+                except BaseException as e:  # kept for the caller's thread
+                    self._error = e
+
+    def _raise(self):
+        if self._error is not None:
+            raise self._error
+
+    def write(self, image, t=None):
+        self._raise()
+        self._queue.put((image, t))
+
+    def _drain(self):
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def __getattr__(self, name):  # frames, write_ms, ...: the wrapped writer's
+        return getattr(self.writer, name)
+
+    def finish(self, end_time=None):
+        self._drain()
+        self._raise()
+        return self.writer.finish(end_time)
+
+    def discard(self):
+        self._drain()
+        self.writer.discard()

@@ -1,0 +1,40 @@
+"""Mask geometry shared by the app and the evaluator: a whole-frame probability map (the graph's
+stride-8 output) becomes a full-resolution mask inside its box; masks become COCO RLE."""
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+
+def box_window(box, frame_size):
+    """Integer pixel window (x0, y0, x1, y1) of a float box, clipped to the frame."""
+    h, w = frame_size
+    x0, y0 = max(int(np.floor(box[0])), 0), max(int(np.floor(box[1])), 0)
+    x1, y1 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
+    return x0, y0, max(x1, x0), max(y1, y0)
+
+
+def paste_probabilities(prob_map, box, frame_size):
+    """Probabilities at full resolution inside the box: (x0, y0, float32 crop). The small
+    whole-frame map is sampled bilinearly at the frame's pixel centres."""
+    h, w = frame_size
+    x0, y0, x1, y1 = box_window(box, frame_size)
+    if x1 <= x0 or y1 <= y0:
+        return x0, y0, np.zeros((0, 0), np.float32)
+    mh, mw = prob_map.shape
+    sx, sy = mw / w, mh / h
+    affine = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
+    crop = cv2.warpAffine(np.asarray(prob_map, np.float32), affine, (x1 - x0, y1 - y0),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return x0, y0, crop
+
+
+def paste_mask(prob_map, box, frame_size, threshold=0.5):
+    """Full-resolution boolean mask of one instance, only inside its box: (x0, y0, bool crop)."""
+    x0, y0, crop = paste_probabilities(prob_map, box, frame_size)
+    return x0, y0, crop > threshold
+
+
+def rle(full_mask):
+    """COCO RLE of a full-frame boolean mask, JSON-ready (counts as a string)."""
+    r = mask_utils.encode(np.asfortranarray(full_mask.astype(np.uint8)))
+    return {"size": [int(v) for v in r["size"]], "counts": r["counts"].decode("ascii")}

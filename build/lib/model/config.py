@@ -1,0 +1,69 @@
+"""Every setting of the network and of training, in one place.
+
+The dataclasses are saved inside each checkpoint, so a checkpoint rebuilds its own network.
+"""
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class NetConfig:
+    backbone: str = "lite0"            # lite0 | lite1 | lite2 | resnet50
+    image_size: int = 320              # square input, aspect ignored as in the paper
+    strides: tuple = (8, 16, 32, 64)   # the paper's pyramid: no stride-4 level
+    anchor_sizes: tuple = (32, 64, 128, 256)
+    # Narrower than the original (256 FPN / 512 head / 128-64 branch) so the whole graph runs
+    # in real time on a 2-core CPU; see README "Deviations from the paper".
+    fpn_channels: int = 128
+    head_channels: int = 128
+    seg_channels: int = 64             # the RoIMasking input map
+    branch_channels: tuple = (64, 32)  # residual blocks before / after the dilated conv
+    masking: str = "ternary"           # ternary | binary | roialign (the paper's ablation)
+    alpha: float = 1 / 3               # width of the sign-flipped context band
+    roialign_size: int = 14
+    # inference
+    pre_nms_topk: int = 5000
+    nms_iou: float = 0.4
+    max_detections: int = 20
+    score_threshold: float = 0.5       # display default, stored in the ONNX metadata
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        for k in ("strides", "anchor_sizes", "branch_channels"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class LossConfig:
+    positive_iou: float = 0.4
+    hard_negatives: int = 256
+    cls_weight: float = 0.3
+    smooth_l1_sigma: float = 3.0
+    max_masks_per_image: int = 4       # GT boxes fed to the mask branch per image (cost bound)
+
+
+@dataclass
+class TrainConfig:
+    data: str = "../shared/data"
+    cache: str = "data_cache"
+    out: str = "runs/s4net"
+    iterations: int = 6000
+    batch_size: int = 8
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_steps: tuple = (0.7, 0.9)       # fractions of iterations where lr drops x0.1
+    warmup: int = 200
+    augment: bool = True               # flip, zoom-crop, colour, copy-paste (False: none, for ablation)
+    freeze_backbone_stages: int = 2    # stem + first stages stay frozen (BN is frozen everywhere)
+    checkpoint_minutes: float = 5.0
+    seed: int = 0
+    workers: int = 0
+    threads: int = 2
+    net: NetConfig = field(default_factory=NetConfig)
+    loss: LossConfig = field(default_factory=LossConfig)

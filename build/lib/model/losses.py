@@ -1,0 +1,57 @@
+"""S4Net losses: anchor classification (all positives + OHEM negatives), smooth-L1 box deltas,
+and per-pixel mask cross-entropy inside the ground-truth box."""
+import torch
+import torch.nn.functional as F
+
+from . import boxes as B
+from .config import LossConfig
+from .s4net import roi_masking_weights
+
+
+def anchor_targets(anchors, gt_boxes, ignore_boxes, cfg: LossConfig):
+    """labels: 1 positive, 0 negative, -1 ignored; matched: index of the GT box of each anchor."""
+    labels = torch.zeros(len(anchors), dtype=torch.long, device=anchors.device)
+    matched = torch.zeros(len(anchors), dtype=torch.long, device=anchors.device)
+    if len(ignore_boxes):
+        labels[B.box_iou(anchors, ignore_boxes).max(1).values >= cfg.positive_iou] = -1
+    if len(gt_boxes):
+        iou = B.box_iou(anchors, gt_boxes)
+        best, matched = iou.max(1)
+        labels[best >= cfg.positive_iou] = 1
+        # every GT box gets at least its best anchor, or small objects would have no positive
+        labels[iou.argmax(0)] = 1
+        matched[iou.argmax(0)] = torch.arange(len(gt_boxes), device=anchors.device)
+    return labels, matched
+
+
+def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
+    pos_ce, neg_ce, box_l = [], [], []
+    beta = 1.0 / cfg.smooth_l1_sigma ** 2
+    for i, t in enumerate(targets):
+        labels, matched = anchor_targets(anchors, t["boxes"], t["ignore"], cfg)
+        ce = F.cross_entropy(logits[i], labels.clamp(min=0), reduction="none")
+        pos = labels == 1
+        pos_ce.append(ce[pos])
+        neg = ce[labels == 0]
+        neg_ce.append(neg.topk(min(cfg.hard_negatives, len(neg))).values)
+        if pos.any():
+            target = B.encode(t["boxes"][matched[pos]], anchors[pos])
+            box_l.append(F.smooth_l1_loss(deltas[i][pos], target, beta=beta, reduction="none").sum(1))
+    pos_ce, neg_ce = torch.cat(pos_ce), torch.cat(neg_ce)
+    zero = logits.sum() * 0
+    cls = cfg.cls_weight * ((pos_ce.mean() if len(pos_ce) else zero) + (neg_ce.mean() if len(neg_ce) else zero))
+    box = torch.cat(box_l).mean() if box_l else zero
+    return cls, box
+
+
+def mask_loss(logits, gt_masks, boxes, stride):
+    """logits (K,1,h,w) over the map; gt_masks (K,H,W) at image resolution, turned into soft
+    targets on the stride grid; loss averaged over the cells of each ground-truth box."""
+    if len(logits) == 0:
+        return logits.sum() * 0
+    h, w = logits.shape[-2:]
+    target = F.adaptive_avg_pool2d(gt_masks[:, None].float(), (h, w))
+    # the box's cells, exactly as RoIMasking marks them (+1, no band)
+    inside = roi_masking_weights(boxes, h, w, stride, 0.0, ternary=False)
+    ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    return ((ce * inside).sum((1, 2, 3)) / inside.sum((1, 2, 3)).clamp(min=1)).mean()

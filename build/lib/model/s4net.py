@@ -1,0 +1,203 @@
+"""S4Net: backbone -> FPN (strides 8..64) -> anchor head, plus RoIMasking -> segmentation branch.
+
+Training feeds ground-truth boxes to the mask branch; inference feeds the boxes that survive
+decode, top-k, NMS and the score threshold (see `S4Net.infer`).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import boxes as B
+from .backbones import IMAGENET_MEAN, IMAGENET_STD, build_backbone
+from .config import NetConfig
+from .nms_op import nms
+
+
+class FPN(nn.Module):
+    """Lateral 1x1 + bilinear top-down + 3x3 smoothing; P6 = stride-2 max-pool of P5."""
+
+    def __init__(self, in_channels, ch):
+        super().__init__()
+        self.lateral = nn.ModuleList(nn.Conv2d(c, ch, 1) for c in in_channels)
+        self.smooth = nn.ModuleList(nn.Conv2d(ch, ch, 3, padding=1) for _ in in_channels[:-1])
+
+    def forward(self, feats):
+        p = self.lateral[-1](feats[-1])  # top level: 1x1 conv of C5
+        outs = [p]
+        for i in range(len(feats) - 2, -1, -1):
+            p = self.lateral[i](feats[i]) + F.interpolate(p, size=feats[i].shape[-2:], mode="bilinear",
+                                                         align_corners=False)
+            outs.insert(0, self.smooth[i](p))
+        outs.append(F.max_pool2d(outs[-1], 1, 2))
+        return outs  # strides 8, 16, 32, 64
+
+
+class DetectionHead(nn.Module):
+    def __init__(self, ch, mid, num_anchors):
+        super().__init__()
+        self.conv = nn.Conv2d(ch, mid, 3, padding=1)
+        self.cls = nn.Conv2d(mid, num_anchors * 2, 3, padding=1)
+        self.reg = nn.Conv2d(mid, num_anchors * 4, 3, padding=1)
+        nn.init.normal_(self.cls.weight, std=0.01)
+        nn.init.normal_(self.reg.weight, std=0.01)
+        nn.init.zeros_(self.reg.bias)
+        # start with background favoured so early training is not swamped by false positives
+        with torch.no_grad():
+            self.cls.bias.view(-1, 2)[:, 0] = 2.0
+            self.cls.bias.view(-1, 2)[:, 1] = 0.0
+
+    def forward(self, levels):
+        logits, deltas = [], []
+        for x in levels:
+            h = F.relu(self.conv(x))
+            n = x.shape[0]
+            # (N, A*k, H, W) -> (N, H*W*A, k): cell-major, anchor fastest, like make_anchors
+            logits.append(self.cls(h).permute(0, 2, 3, 1).reshape(n, -1, 2))
+            deltas.append(self.reg(h).permute(0, 2, 3, 1).reshape(n, -1, 4))
+        return torch.cat(logits, 1), torch.cat(deltas, 1)
+
+
+def roi_masking_weights(boxes, map_h, map_w, stride, alpha, ternary=True):
+    """(K,4) image-pixel boxes -> (K,1,H,W) mask over the whole map: +1 in the box, -1 in the band
+    alpha*w / alpha*h around it (ternary) or 0 (binary), 0 elsewhere.
+
+    Cells: x0 = floor(x1/stride), x1' = floor(x2/stride) + 1; cell j is in the band when
+    x0 - alpha*w <= j < x1' + alpha*w. Index comparisons rather than slicing, so it exports and
+    the band is simply clipped by the map border."""
+    b = torch.floor(boxes / stride)
+    x0, y0 = b[:, 0, None, None], b[:, 1, None, None]
+    x1, y1 = b[:, 2, None, None] + 1, b[:, 3, None, None] + 1
+    xs = torch.arange(map_w, dtype=boxes.dtype, device=boxes.device).reshape(1, 1, -1)
+    ys = torch.arange(map_h, dtype=boxes.dtype, device=boxes.device).reshape(1, -1, 1)
+    inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
+    m = inside.to(boxes.dtype)
+    if ternary:
+        bw, bh = (x1 - x0) * alpha, (y1 - y0) * alpha
+        grown = (xs >= x0 - bw) & (xs < x1 + bw) & (ys >= y0 - bh) & (ys < y1 + bh)
+        m = m - (grown & ~inside).to(boxes.dtype)
+    return m.unsqueeze(1)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, ch):
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+
+    def forward(self, x):
+        return F.relu(x + self.conv2(F.relu(self.conv1(x))))
+
+
+class SegmentationBranch(nn.Module):
+    """max-pool -> res block -> max-pool -> dilated 3x3 -> res block -> 1x1 logits (no final ReLU)."""
+
+    def __init__(self, cin, c1, c2):
+        super().__init__()
+        self.inp = nn.Conv2d(cin, c1, 1) if cin != c1 else nn.Identity()
+        self.res1 = ResidualBlock(c1)
+        self.dilated = nn.Conv2d(c1, c2, 3, padding=2, dilation=2)
+        self.res2 = ResidualBlock(c2)
+        self.out = nn.Conv2d(c2, 1, 1)
+
+    def forward(self, x):
+        x = self.res1(self.inp(F.max_pool2d(x, 3, 1, 1)))
+        x = F.relu(self.dilated(F.max_pool2d(x, 3, 1, 1)))
+        return self.out(self.res2(x))
+
+
+class S4Net(nn.Module):
+    def __init__(self, cfg: NetConfig = None, pretrained=True, backbone_weights=None):
+        super().__init__()
+        self.cfg = cfg = cfg or NetConfig()
+        if cfg.masking not in ("ternary", "binary", "roialign"):
+            raise ValueError(f"unknown masking {cfg.masking!r}")
+        self.backbone = build_backbone(cfg.backbone, pretrained, backbone_weights)
+        self.fpn = FPN(self.backbone.out_channels, cfg.fpn_channels)
+        self.num_anchors = 3
+        self.head = DetectionHead(cfg.fpn_channels, cfg.head_channels, self.num_anchors)
+        self.seg_feature = nn.Conv2d(cfg.fpn_channels, cfg.seg_channels, 3, padding=1)
+        self.branch = SegmentationBranch(cfg.seg_channels, *cfg.branch_channels)
+        self.register_buffer("anchors", torch.zeros(0, 4), persistent=False)
+        self.set_input_size(cfg.image_size)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
+
+    def set_input_size(self, size):
+        """Square input size in pixels (a multiple of 64, so every pyramid level tiles it exactly)."""
+        if size % 64 or not 128 <= size <= 2048:
+            raise ValueError(f"input size {size} is not a multiple of 64 between 128 and 2048")
+        self.cfg.image_size = size
+        self.anchors = B.make_anchors((size, size), self.cfg.strides, self.cfg.anchor_sizes)
+
+    # -- shared trunk ---------------------------------------------------------------------------
+    def normalise(self, images_rgb_uint8_nhwc):
+        x = images_rgb_uint8_nhwc.permute(0, 3, 1, 2).to(self.mean.dtype)  # float16 in the fp16 export
+        return (x - self.mean) / self.std
+
+    def features(self, x):
+        """x: normalised NCHW. Returns class logits, box deltas and the stride-8 segmentation map."""
+        levels = self.fpn(self.backbone(x))
+        logits, deltas = self.head(levels)
+        seg_map = F.relu(self.seg_feature(levels[0]))
+        return logits, deltas, seg_map
+
+    def mask_logits(self, seg_map, batch_index, boxes):
+        """Per box (image-pixel coords) the mask logits over the whole stride-8 map: (K,1,H,W)."""
+        maps = seg_map.index_select(0, batch_index)
+        h, w = seg_map.shape[-2:]
+        stride = self.cfg.strides[0]
+        if self.cfg.masking == "roialign":
+            return self._roialign_logits(maps, boxes, h, w, stride)
+        m = roi_masking_weights(boxes, h, w, stride, self.cfg.alpha, self.cfg.masking == "ternary")
+        return self.branch(maps * m.to(maps.dtype))
+
+    def _roialign_logits(self, maps, boxes, h, w, stride):
+        """Ablation variant: bilinear crop of the box to a fixed grid, branch, pasted back on the map."""
+        s = self.cfg.roialign_size
+        t = torch.linspace(0, 1, s, device=maps.device)
+        bx = boxes / stride
+        gx = bx[:, 0, None] + (bx[:, 2] - bx[:, 0])[:, None] * t  # (K, s) in cells
+        gy = bx[:, 1, None] + (bx[:, 3] - bx[:, 1])[:, None] * t
+        grid = torch.stack([gx[:, None, :].expand(-1, s, -1), gy[:, :, None].expand(-1, -1, s)], -1)
+        grid = (grid + 0.5) / torch.tensor([w, h], device=maps.device) * 2 - 1  # cell centres -> [-1,1]
+        crops = F.grid_sample(maps, grid, align_corners=False)
+        small = self.branch(crops)
+        xs = (torch.arange(w, device=maps.device) + 0.5)[None, :] * stride
+        ys = (torch.arange(h, device=maps.device) + 0.5)[None, :] * stride
+        u = (xs - boxes[:, 0, None]) / (boxes[:, 2] - boxes[:, 0]).clamp(min=1)[:, None] * 2 - 1
+        v = (ys - boxes[:, 1, None]) / (boxes[:, 3] - boxes[:, 1]).clamp(min=1)[:, None] * 2 - 1
+        back = torch.stack([u[:, None, :].expand(-1, h, -1), v[:, :, None].expand(-1, -1, w)], -1)
+        pasted = F.grid_sample(small, back, padding_mode="border", align_corners=False)
+        outside = (back.abs() > 1).any(-1, keepdim=True).permute(0, 3, 1, 2)
+        return pasted.masked_fill(outside, -20.0)
+
+    # -- inference ------------------------------------------------------------------------------
+    def infer(self, image_bgr_uint8, score_threshold):
+        """One image (1,H,W,3) uint8 BGR at cfg.image_size -> boxes (N,4) in input pixels,
+        scores (N), mask probabilities (N,H/8,W/8) over the whole stride-8 map.
+
+        This is exactly what the ONNX graph computes. The mask branch runs only for the boxes that
+        survive NMS and the score threshold (at most max_detections): that, plus the narrower branch,
+        keeps its cost to a few tens of MMAC per instance instead of ~1 GMAC per candidate."""
+        cfg = self.cfg
+        x = self.normalise(image_bgr_uint8.flip(-1))
+        logits, deltas, seg_map = self.features(x)
+        # scores, boxes and NMS in float32 whatever the network's precision
+        fg = 1 - logits[0].float().softmax(-1)[:, 0]
+        k = min(cfg.pre_nms_topk, fg.shape[0])
+        scores, idx = fg.topk(k)
+        size = float(cfg.image_size)
+        boxes = B.decode(deltas[0].float().index_select(0, idx), self.anchors.index_select(0, idx)).clamp(min=0.0).clamp(max=size)
+        keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
+        boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
+        batch_index = torch.zeros_like(keep)
+        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, boxes).float())[:, 0]
+        return boxes, scores, masks
+
+    def train(self, mode=True):
+        super().train(mode)
+        # BatchNorm stays frozen (running statistics of ImageNet), as in the paper
+        for m in self.backbone.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self

@@ -1,0 +1,228 @@
+"""Train S4Net on the compact data cache (see model/cache.py). Resumes from the last checkpoint.
+
+    python -m model.cache --data ../shared/data --out data_cache
+    python -m model.train --cache data_cache --out runs/s4net --iterations 4000
+
+Checkpoints: <out>/last.pt every few minutes and at the end (model, optimiser, step, RNG states,
+config), so a stopped run continues where it stopped with the same command.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import augment
+from .cache import load_cache
+from .config import NetConfig, TrainConfig
+from .losses import detection_loss, mask_loss
+from .s4net import S4Net
+
+# share of each source in a batch: DAVIS frames are many but near-duplicates within a sequence
+SOURCE_SHARE = {"davis": 0.55, "coco128-seg": 0.3, "balloon": 0.15}
+
+
+def masks_to_boxes(masks):
+    boxes = []
+    for m in masks:
+        ys, xs = np.nonzero(m)
+        boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    return np.array(boxes, np.float32).reshape(-1, 4)
+
+
+class CachedDataset:
+    def __init__(self, cache):
+        self.c = cache
+        self.by_image = [[] for _ in range(len(cache["images"]))]
+        for j, i in enumerate(cache["inst_image"]):
+            self.by_image[i].append(j)
+        self.salient_ids = np.nonzero(cache["inst_salient"])[0]
+        sources = np.array([g.split("/")[0] for g in cache["groups"]])
+        w = np.zeros(len(sources))
+        for src in np.unique(sources):
+            sel = sources == src
+            w[sel] = SOURCE_SHARE.get(src, 0.1) / sel.sum()
+        self.weights = w / w.sum()
+
+    def raw(self, i):
+        ids = self.by_image[i]
+        return self.c["images"][i], self.c["inst_masks"][ids], self.c["inst_salient"][ids]
+
+    def sample(self, rng, i, augmented=True):
+        image, masks, salient = self.raw(i)
+        if augmented:
+            if rng.random() < 0.3 and len(self.salient_ids):
+                j = self.salient_ids[rng.integers(len(self.salient_ids))]
+                donor = self.c["images"][self.c["inst_image"][j]]
+                image, masks, salient = augment.copy_paste(rng, image, masks, salient, donor, self.c["inst_masks"][j])
+            if rng.random() < 0.5:
+                image, masks = augment.hflip(image, masks)
+            if rng.random() < 0.5:
+                image, masks = augment.zoom_crop(rng, image, masks)
+            image = augment.colour_jitter(rng, image)
+        keep = masks.reshape(len(masks), -1).any(1) if len(masks) else np.zeros(0, bool)
+        masks, salient = masks[keep], salient[keep]
+        boxes = masks_to_boxes(masks)
+        return np.ascontiguousarray(image), {
+            "boxes": torch.from_numpy(boxes[salient]),
+            "ignore": torch.from_numpy(boxes[~salient]),
+            "masks": torch.from_numpy(np.ascontiguousarray(masks[salient])),
+        }
+
+
+def training_step(model, images_bgr, targets, loss_cfg, rng):
+    """Total loss and its parts for one batch: GT boxes (at most max_masks_per_image each) go to
+    the mask branch, as in the paper."""
+    device = model.anchors.device
+    x = model.normalise(torch.from_numpy(np.stack(images_bgr)[..., ::-1].copy()).to(device))
+    targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
+    logits, deltas, seg_map = model.features(x)
+    cls, box = detection_loss(logits, deltas, model.anchors, targets, loss_cfg)
+    bidx, mboxes, mmasks = [], [], []
+    for i, t in enumerate(targets):
+        n = len(t["boxes"])
+        pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
+        for j in pick:
+            bidx.append(i)
+            mboxes.append(t["boxes"][j])
+            mmasks.append(t["masks"][j])
+    if bidx:
+        bidx_t, mboxes_t = torch.tensor(bidx, device=device), torch.stack(mboxes)
+        logits_m = model.mask_logits(seg_map, bidx_t, mboxes_t)
+        msk = mask_loss(logits_m, torch.stack(mmasks), mboxes_t, model.cfg.strides[0])
+    else:
+        msk = seg_map.sum() * 0
+    return cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
+
+
+def freeze_early_backbone(model, stages):
+    """Stem and the first `stages` backbone stages get no gradient (cheaper, small data)."""
+    bb = model.backbone
+    if not hasattr(bb, "stage_ends") or stages <= 0:
+        return
+    last_block = bb.stage_ends[stages - 1][0]
+    for name, p in bb.named_parameters():
+        if name.startswith(("_conv_stem", "_bn0")) or (
+                name.startswith("_blocks.") and int(name.split(".")[1]) <= last_block):
+            p.requires_grad_(False)
+
+
+def lr_at(step, cfg: TrainConfig):
+    factor = 0.1 ** sum(step >= int(f * cfg.iterations) for f in cfg.lr_steps)
+    return cfg.lr * factor * min(1.0, (step + 1) / cfg.warmup)
+
+
+def save_checkpoint(path, model, opt, step, rng, cfg, history):
+    tmp = path + ".tmp"
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "net_config": model.cfg.to_dict(), "train_config": dataclasses.asdict(cfg),
+                "history": history}, tmp)
+    os.replace(tmp, path)
+
+
+def pick_device(name):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda, but this torch build sees no CUDA GPU")
+    return torch.device(name)
+
+
+def train(cfg: TrainConfig, max_minutes=None, device="auto"):
+    device = pick_device(device)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    data = CachedDataset(load_cache(os.path.join(cfg.cache, "train.npz")))
+    if int(data.c["size"]) != cfg.net.image_size:
+        raise SystemExit(f"error: cache is {int(data.c['size'])}px, network expects {cfg.net.image_size}px")
+    model = S4Net(cfg.net).to(device).train()
+    freeze_early_backbone(model, cfg.freeze_backbone_stages)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    os.makedirs(cfg.out, exist_ok=True)
+    last = os.path.join(cfg.out, "last.pt")
+    step, history = 0, []
+    if os.path.exists(last):
+        ckpt = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, history = ckpt["step"], ckpt.get("history", [])
+        rng.bit_generator.state = ckpt["rng"]
+        torch.set_rng_state(ckpt["torch_rng"].cpu())
+        print(f"resumed from {last} at step {step}")
+    print(f"training on {device}")
+    with open(os.path.join(cfg.out, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=1)
+
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    t_start, t_ckpt = time.time(), time.time()
+    bar = tqdm(total=cfg.iterations, initial=step, desc="train", unit="it", dynamic_ncols=True)
+    running = None
+    try:
+        while step < cfg.iterations and not stop["now"]:
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg)
+            idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
+            batch = [data.sample(rng, int(i), augmented=cfg.augment) for i in idx]
+            loss, parts = training_step(model, [b[0] for b in batch], [b[1] for b in batch], cfg.loss, rng)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 10.0)
+            opt.step()
+            step += 1
+            parts["loss"] = loss.item()
+            running = parts if running is None else {k: 0.95 * running[k] + 0.05 * v for k, v in parts.items()}
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()} | {"lr": f"{lr_at(step - 1, cfg):.4f}"})
+            bar.update(1)
+            if step % 50 == 0:
+                history.append({"step": step, **running})
+            if time.time() - t_ckpt > cfg.checkpoint_minutes * 60:
+                save_checkpoint(last, model, opt, step, rng, cfg, history)
+                t_ckpt = time.time()
+            if max_minutes and time.time() - t_start > max_minutes * 60:
+                break
+    except KeyboardInterrupt:
+        print("\ninterrupted: saving checkpoint")
+    finally:
+        bar.close()
+        save_checkpoint(last, model, opt, step, rng, cfg, history)
+        print(f"checkpoint {last} at step {step}")
+    return model, step
+
+
+def main(argv=None):
+    d = TrainConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cache", default=d.cache, help="folder made by model.cache")
+    p.add_argument("--out", default=d.out)
+    p.add_argument("--iterations", type=int, default=d.iterations)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--backbone", default=d.net.backbone, choices=["lite0", "lite1", "lite2", "resnet50"])
+    p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--no-augment", action="store_true", help="no augmentation at all (ablation)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    a = p.parse_args(argv)
+    cfg = TrainConfig(cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
+                      threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
+                      augment=not a.no_augment,
+                      net=NetConfig(backbone=a.backbone, masking=a.masking))
+    if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
+        raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
+    train(cfg, a.max_minutes, a.device)
+
+
+if __name__ == "__main__":
+    main()
