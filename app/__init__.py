@@ -1,5 +1,9 @@
-"""The desktop application: frames -> engine (onnxruntime) -> tracker -> drawing -> GUI / video file.
+"""The S4Net app: inference engine, tracking, effects, file commands, live session and window.
+`from app import Segmenter` is the Python API (app/api.py)."""
 
-Data flow:  capture.py / video_io.py  ->  engine.py  ->  tracking.py  ->  drawing.py
-            -> gui.py (live window) or video_cli.py (files), mask_files.py for saved masks.
-"""
+
+def __getattr__(name):  # lazy, so `import app.x` does not load the engine
+    if name == "Segmenter":
+        from .api import Segmenter
+        return Segmenter
+    raise AttributeError(name)

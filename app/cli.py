@@ -32,6 +32,45 @@ def positive_int(text):
     return v
 
 
+def id_list(text):
+    try:
+        ids = frozenset(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be ids like 1,3, not {text!r}") from None
+    if not ids or min(ids) < 1:
+        raise argparse.ArgumentTypeError(f"ids start at 1, not {text!r}")
+    return ids
+
+
+def parse_effect(parser, words):
+    """--effect NAME [ARG] -> Effect, or a usage error (exit 2)."""
+    from .effects import EFFECTS, Effect, load_background
+    name, args = words[0], words[1:]
+    if name not in EFFECTS:
+        parser.error(f"argument --effect: unknown effect {name!r} (one of {', '.join(EFFECTS)})")
+    if len(args) > 1 or (args and name in ("overlay", "cutout")):
+        parser.error(f"argument --effect: {name} takes {'no argument' if name in ('overlay', 'cutout') else 'one argument'}")
+    try:
+        if name == "blur":
+            strength = float(args[0]) if args else 15.0
+            if not 0 < strength <= 200:
+                raise ValueError(f"blur strength must be in (0, 200], not {strength}")
+            return Effect("blur", strength=strength)
+        if name == "remove":
+            colour = args[0].lstrip("#") if args else "00b140"
+            if len(colour) != 6:
+                raise ValueError(f"colour must be #RRGGBB, not {args[0]!r}")
+            r, g, b = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+            return Effect("remove", colour=(b, g, r))
+        if name == "replace":
+            if not args:
+                raise ValueError("replace needs a picture: --effect replace IMAGE")
+            return Effect("replace", background=load_background(args[0]))
+    except ValueError as e:
+        parser.error(f"argument --effect: {e}")
+    return Effect(name)
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="s4net", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -54,6 +93,12 @@ def build_parser():
     d.add_argument("--no-contours", action="store_true")
     d.add_argument("--boxes", action="store_true", help="draw boxes with id and score")
     d.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing of masks")
+    d.add_argument("--effect", nargs="+", metavar=("NAME", "ARG"), default=["overlay"],
+                   help="overlay (default) | blur [SIGMA] | remove [#RRGGBB] | replace IMAGE | cutout "
+                        "(transparent background: .webm/.mov video, .png images)")
+    k = p.add_argument_group("which instances")
+    k.add_argument("--keep-largest", type=positive_int, metavar="N", help="keep the N largest instances per frame")
+    k.add_argument("--keep-ids", type=id_list, metavar="ID[,ID...]", help="keep only these track ids (video)")
     return p
 
 
@@ -62,7 +107,9 @@ def _terminate(signum, frame):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)  # usage errors: one line, exit 2
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors: one line, exit 2
+    args.effect = parse_effect(parser, args.effect)
     from .video_cli import UserError
     signal.signal(signal.SIGTERM, _terminate)
     try:

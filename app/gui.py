@@ -14,13 +14,17 @@ from PyQt5.QtWidgets import (QAction, QApplication, QCheckBox, QComboBox, QFileD
 
 from .capture import find_cameras, parse_source
 from .drawing import DrawStyle
+from .effects import Effect, load_background
 from .engine import Engine, EngineError
 from .live_session import LiveSession
 from .screenshots import default_folder
 
 SHORTCUTS = [("Space", "pause / resume"), ("S", "screenshot"), ("R", "start / stop recording"),
              ("F / F11", "full screen"), ("C", "contours"), ("B", "boxes"), ("M", "temporal smoothing"),
+             ("E", "next effect (overlay, blur, remove, replace)"), ("Click", "keep only that instance"),
+             ("Ctrl+Click", "add / remove an instance"), ("Esc", "show all instances again"),
              ("+ / -", "score threshold up / down"), ("Ctrl+O", "open a video file"), ("Q", "quit")]
+LIVE_EFFECTS = ("overlay", "blur", "remove", "replace")
 
 
 def to_pixmap(bgr):
@@ -35,14 +39,41 @@ class SessionSignals(QObject):
     message = pyqtSignal(str)
 
 
+class FrameView(QLabel):
+    """The picture; a click reports the frame pixel under the mouse (and whether Ctrl was held)."""
+    clicked = pyqtSignal(int, int, bool)
+
+    def __init__(self):
+        super().__init__("starting...", alignment=Qt.AlignCenter)
+        self.frame_size = None  # (h, w) of the frame shown
+
+    def frame_pixel(self, x, y):
+        """Widget point -> frame pixel, or None outside the picture (it is centred, aspect kept)."""
+        if self.frame_size is None:
+            return None
+        fh, fw = self.frame_size
+        scale = min(self.width() / fw, self.height() / fh)
+        ox, oy = (self.width() - fw * scale) / 2, (self.height() - fh * scale) / 2
+        fx, fy = (x - ox) / scale, (y - oy) / scale
+        return (int(fx), int(fy)) if 0 <= fx < fw and 0 <= fy < fh else None
+
+    def mousePressEvent(self, event):
+        p = self.frame_pixel(event.pos().x(), event.pos().y())
+        if p is not None and event.button() == Qt.LeftButton:
+            self.clicked.emit(p[0], p[1], bool(event.modifiers() & Qt.ControlModifier))
+
+
 class MainWindow(QMainWindow):
     def __init__(self, engine: Engine, source="0", loop=False, shots=None, style=None, smoothing=True,
-                 scan_cameras=True):
+                 scan_cameras=True, effect=None):
         super().__init__()
         self.signals = SessionSignals()
         self.session = LiveSession(engine, style or DrawStyle(), smoothing=smoothing,
                                    shots_folder=shots or default_folder(), loop=loop,
                                    on_result=self.signals.result.emit, on_message=self.signals.message.emit)
+        if effect is not None:
+            self.session.set_effect(effect)
+        self.backgrounds = {}  # effect name -> Effect, so a chosen picture is kept
         self.signals.result.connect(self._show)
         self.signals.message.connect(self._show_message)
         self.setWindowTitle("S4Net - salient instances")
@@ -56,7 +87,8 @@ class MainWindow(QMainWindow):
     # -- layout ---------------------------------------------------------------------------------
     def _build_ui(self):
         s = self.session
-        self.view = QLabel("starting...", alignment=Qt.AlignCenter)
+        self.view = FrameView()
+        self.view.clicked.connect(self.pick)
         self.view.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
         self.view.setMinimumSize(320, 240)
         self.view.setStyleSheet("background: #111; color: #ddd; font-size: 16px;")
@@ -74,6 +106,11 @@ class MainWindow(QMainWindow):
         self.contours.toggled.connect(lambda v: setattr(s.style, "contours", v))
         self.boxes = QCheckBox("Boxes", checked=s.style.boxes)
         self.boxes.toggled.connect(lambda v: setattr(s.style, "boxes", v))
+        self.effect_box = QComboBox()
+        self.effect_box.addItems(LIVE_EFFECTS)
+        if s.pipeline.effect.name in LIVE_EFFECTS:
+            self.effect_box.setCurrentText(s.pipeline.effect.name)
+        self.effect_box.activated.connect(lambda i: self.set_effect(LIVE_EFFECTS[i]))
         self.smoothing = QCheckBox("Smoothing", checked=bool(s.pipeline.tracker and s.pipeline.tracker.smoothing))
         self.smoothing.toggled.connect(s.set_smoothing)
         self.pause_btn = QPushButton("Pause", checkable=True)
@@ -86,7 +123,7 @@ class MainWindow(QMainWindow):
             slider.setMinimumWidth(140)
         controls, buttons = QHBoxLayout(), QHBoxLayout()
         for w in (QLabel("Source"), self.source_box, QLabel("Threshold"), self.threshold, self.threshold_label,
-                  QLabel("Alpha"), self.alpha):
+                  QLabel("Alpha"), self.alpha, QLabel("Effect"), self.effect_box):
             controls.addWidget(w)
         for w in (self.contours, self.boxes, self.smoothing, self.pause_btn, self.shot_btn, self.rec_btn):
             buttons.addWidget(w)
@@ -121,6 +158,8 @@ class MainWindow(QMainWindow):
         action(view_menu, "Contours", ["C"], self.contours.toggle)
         action(view_menu, "Boxes", ["B"], self.boxes.toggle)
         action(view_menu, "Smoothing", ["M"], self.smoothing.toggle)
+        action(view_menu, "Next effect", ["E"], self.next_effect)
+        action(view_menu, "Show all instances", ["Esc"], self.session.clear_selection)
         action(view_menu, "Threshold up", ["+", "="], lambda: self.threshold.setValue(self.threshold.value() + 5))
         action(view_menu, "Threshold down", ["-"], lambda: self.threshold.setValue(self.threshold.value() - 5))
         help_menu = self.menuBar().addMenu("&Help")
@@ -153,6 +192,7 @@ class MainWindow(QMainWindow):
         latest = self.session.latest()
         if latest is not result:  # a newer one is on its way: show only the newest
             return
+        self.view.frame_size = result.frame_size
         pix = to_pixmap(result.overlay)
         self.view.setPixmap(pix.scaled(self.view.size(), Qt.KeepAspectRatio, Qt.FastTransformation))
         self.session.shown(result)
@@ -179,6 +219,33 @@ class MainWindow(QMainWindow):
     def set_paused(self, paused):
         self.session.pause(paused)
         self.pause_btn.setText("Resume" if paused else "Pause")
+
+    def pick(self, x, y, add):
+        self.session.pick(x, y, add)
+
+    def set_effect(self, name):
+        """Switch the effect; replace asks for a picture the first time."""
+        if name == "replace" and "replace" not in self.backgrounds:
+            path, _ = QFileDialog.getOpenFileName(self, "Background picture", "",
+                                                  "Pictures (*.jpg *.jpeg *.png *.bmp *.webp);;All (*)")
+            try:
+                self.backgrounds["replace"] = Effect("replace", background=load_background(path)) if path else None
+            except ValueError as e:
+                self.message.setText(str(e))
+                self.backgrounds.pop("replace", None)
+            if not self.backgrounds.get("replace"):
+                self.backgrounds.pop("replace", None)
+                self.effect_box.setCurrentText(self.session.pipeline.effect.name)
+                return
+        effect = self.backgrounds.get(name) or Effect(name)
+        self.backgrounds[name] = effect
+        self.session.set_effect(effect)
+        self.effect_box.setCurrentText(name)
+
+    def next_effect(self):
+        current = self.session.pipeline.effect.name
+        i = LIVE_EFFECTS.index(current) if current in LIVE_EFFECTS else -1
+        self.set_effect(LIVE_EFFECTS[(i + 1) % len(LIVE_EFFECTS)])
 
     def toggle_full_screen(self):
         self.showNormal() if self.isFullScreen() else self.showFullScreen()
@@ -218,8 +285,13 @@ def run_gui(args):
         raise UserError(str(e)) from None
     print(f"model {engine.describe()}")
     style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
+    if args.effect.name == "cutout":
+        raise UserError("the cutout effect is for files (--video OUT.webm|.mov, --image OUT.png)")
     win = MainWindow(engine, args.source, loop=args.loop, shots=args.shots, style=style,
-                     smoothing=not args.no_smoothing)
+                     smoothing=not args.no_smoothing, effect=args.effect)
+    if args.keep_largest or args.keep_ids:
+        from .selection import Selection
+        win.session.pipeline.selection = Selection(args.keep_ids or frozenset(), args.keep_largest or 0)
     win.show()
     # Ctrl-C and SIGTERM close the window cleanly (recording finalised, threads stopped)
     signal.signal(signal.SIGINT, lambda *_: win.close())

@@ -15,12 +15,14 @@ from typing import Optional
 
 from .capture import CaptureThread, describe_source, parse_source
 from .drawing import DrawStyle
+from .effects import Effect
 from .engine import Engine
 from .frame_loop import results
 from .mask_files import OutputError, make_folder
 from .pipeline import Pipeline
 from .recorder import Recorder, recording_name
 from .screenshots import save_screenshot
+from .selection import Selection
 
 
 class RateMeter:
@@ -64,12 +66,18 @@ class Status:
     source: str                     # what the capture says: reading, end of file, failed, ...
     paused: bool
     recording: bool
+    effect: str = "overlay"
+    selection: str = ""             # which instances are kept ("" = all)
 
     def text(self):
         lat = "latency -" if self.latency_ms is None else f"latency {self.latency_ms:.0f} ms"
         parts = [f"capture {self.capture_fps:.1f} fps", f"inference {self.inference_fps:.1f} fps",
                  f"shown {self.shown_fps:.1f} fps", lat, self.provider, self.model, f"{self.instances} instances",
                  "PAUSED" if self.paused else self.source]
+        if self.effect != "overlay":
+            parts.append(f"effect {self.effect}")
+        if self.selection:
+            parts.append(self.selection)
         return " | ".join(parts) + (" | REC" if self.recording else "")
 
 
@@ -182,7 +190,8 @@ class LiveSession:
                       lat[len(lat) // 2] if lat else None, self.engine.provider,
                       self.engine.model_path.rsplit("/", 1)[-1],
                       len(self.last_shown.instances()) if self.last_shown else 0,
-                      self.capture.status if self.capture else "no source", paused, self.recorder is not None)
+                      self.capture.status if self.capture else "no source", paused, self.recorder is not None,
+                      self.pipeline.effect.name, self.pipeline.selection.describe())
 
     # -- user actions -------------------------------------------------------------------------------
     def pause(self, paused):
@@ -199,6 +208,26 @@ class LiveSession:
     @property
     def style(self):
         return self.pipeline.style
+
+    def set_effect(self, effect: Effect):
+        self.pipeline.effect = effect
+
+    def pick(self, x, y, add=False):
+        """Keep only the instance at frame pixel (x, y) (add: toggle it among those kept); the
+        choice follows its track id. Returns the id, or 0 when there is no instance there."""
+        shown = self.last_shown
+        if shown is None:
+            return 0
+        whole = shown.unselected or shown
+        track_id = whole.id_at(int(x), int(y))
+        if track_id:
+            self.pipeline.selection = self.pipeline.selection.toggled(track_id, add)
+            self._say(self.pipeline.selection.describe() or "showing all instances")
+        return track_id
+
+    def clear_selection(self):
+        self.pipeline.selection = Selection(frozenset(), self.pipeline.selection.largest)
+        self._say("showing all instances")
 
     def screenshot(self):
         """Saves the last shown result; returns the paths, or None (and a message) when it cannot."""

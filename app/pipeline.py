@@ -1,19 +1,25 @@
-"""One frame through the chain: engine -> tracker -> drawing, giving one Result with its overlay
-and the time of each stage. Shared by the frame loop (video command, still images, live session)."""
+"""One frame through the chain: engine -> tracker -> selection -> rendering (overlay or effect),
+giving one Result with its picture and the time of each stage. Shared by the frame loop (video
+command, still images, live session) and the Python API."""
 import time
 
-from .drawing import DrawStyle, draw
+from .drawing import DrawStyle
+from .effects import Effect, render
 from .engine import Engine
 from .results import Result
+from .selection import Selection
 from .tracking import Tracker
 
 
 class Pipeline:
-    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, track=True):
+    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, track=True, effect: Effect = None,
+                 selection: Selection = None):
         self.engine = engine
         self.style = style or DrawStyle()
         # stills are unrelated pictures: no tracker, ids are 1..N in score order
         self.tracker = Tracker(smoothing=smoothing) if track else None
+        self.effect = effect or Effect()
+        self.selection = selection or Selection()
 
     def process(self, frame, **source) -> Result:
         """source: index, time, captured_at, name of the frame (stored on the result)."""
@@ -21,10 +27,10 @@ class Pipeline:
         t0 = time.perf_counter()
         if self.tracker is not None:
             result = self.tracker.update(result)
-        result = result.replace(**source)
+        result = self.selection.apply(result.replace(**source))
         result.instances()  # full-resolution masks: part of postprocessing, used by every output
         t1 = time.perf_counter()
-        result.overlay = draw(result, self.style)
+        result.overlay = render(result, self.effect, self.style)
         t2 = time.perf_counter()
         result.timings.update(postprocess=(t1 - t0) * 1000, draw=(t2 - t1) * 1000)
         return result

@@ -51,7 +51,8 @@ class Result:
     time: Optional[float] = None                  # the frame's timestamp in its source, seconds
     captured_at: Optional[float] = None           # time.monotonic() when a live source delivered it
     name: Optional[str] = None                    # the source file of a still image
-    overlay: Optional[np.ndarray] = None          # the drawn frame, once the pipeline drew it
+    overlay: Optional[np.ndarray] = None          # the rendered frame (overlay or effect; BGRA for cut-outs)
+    unselected: Optional["Result"] = None         # before a Selection kept only some instances
     _instances: Optional[list] = field(default=None, repr=False)
 
     def __len__(self):
@@ -67,6 +68,17 @@ class Result:
     def replace(self, **changes):
         """A new Result with some fields changed (full-resolution masks are recomputed)."""
         return dataclasses.replace(self, _instances=None, **changes)
+
+    def id_at(self, x, y):
+        """The id of the instance at frame pixel (x, y), or 0 (the highest score wins on overlaps)."""
+        h, w = self.frame_size
+        if not (0 <= x < w and 0 <= y < h):
+            return 0
+        for inst in sorted(self.instances(), key=lambda i: -i.score):
+            mh, mw = inst.mask.shape
+            if inst.x0 <= x < inst.x0 + mw and inst.y0 <= y < inst.y0 + mh and inst.mask[y - inst.y0, x - inst.x0]:
+                return inst.id
+        return 0
 
     def select(self, keep):
         """The instances where keep (bool (N,) or indices) holds, everything else unchanged."""

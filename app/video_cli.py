@@ -12,7 +12,9 @@ from .engine import Engine, EngineError
 from .frame_loop import image_frames, results
 from .mask_files import IMAGE_WRITE_EXTS, MaskWriter, OutputError, make_folder, write_image_atomic
 from .pipeline import Pipeline
-from .video_io import BackgroundWriter, VideoError, VideoReader, VideoWriter, check_output, disk_error
+from .selection import Selection
+from .video_io import ALPHA_FORMATS, VIDEO_FORMATS, BackgroundWriter, VideoError, VideoReader, VideoWriter, \
+    check_output, disk_error
 
 IMAGE_READ_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 STAGES = ("decode", "inference", "postprocess", "draw", "encode")
@@ -31,7 +33,9 @@ def make_engine(args):
 
 def make_pipeline(args, engine, track):
     style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
-    return Pipeline(engine, style, smoothing=not args.no_smoothing, track=track)
+    selection = Selection(args.keep_ids or frozenset(), args.keep_largest or 0)
+    return Pipeline(engine, style, smoothing=not args.no_smoothing, track=track, effect=args.effect,
+                    selection=selection)
 
 
 def make_mask_writer(args, source):
@@ -52,8 +56,9 @@ def summary(n, out, elapsed, provider, times):
 def run_video(args):
     if args.out is None:
         raise UserError("--video needs --out OUT.mp4")
+    alpha = args.effect.name == "cutout"
     try:
-        check_output(args.out, args.video)  # before any work
+        check_output(args.out, args.video, ALPHA_FORMATS if alpha else VIDEO_FORMATS)  # before any work
         reader = VideoReader(args.video)
     except VideoError as e:
         raise UserError(str(e)) from None
@@ -62,7 +67,7 @@ def run_video(args):
     pipe = make_pipeline(args, engine, track=True)
     try:
         writer = BackgroundWriter(VideoWriter(args.out, reader.width, reader.height, reader.rate,
-                                              audio_from=args.video if reader.audio else None))
+                                              audio_from=args.video if reader.audio else None, alpha=alpha))
     except VideoError as e:
         raise UserError(str(e)) from None
     times = {k: [] for k in STAGES}
@@ -133,7 +138,12 @@ def output_names(files):
     return names
 
 
+ALPHA_IMAGE_EXTS = (".png", ".webp", ".tif", ".tiff")
+
+
 def run_images(args):
+    if args.keep_ids:
+        raise UserError("--keep-ids follows tracks across video frames; for images use --keep-largest")
     files = list_images(args.image)
     many = os.path.isdir(args.image)
     out = args.out or ("annotated" if many else os.path.splitext(args.image)[0] + "_s4net.png")
@@ -141,6 +151,8 @@ def run_images(args):
         if many:
             make_folder(out, "output folder")
         else:
+            if args.effect.name == "cutout" and os.path.splitext(out)[1].lower() not in ALPHA_IMAGE_EXTS:
+                raise UserError(f"a cut-out needs an image format with transparency: {', '.join(ALPHA_IMAGE_EXTS)}")
             if os.path.splitext(out)[1].lower() not in IMAGE_WRITE_EXTS:
                 raise UserError(f"cannot write {os.path.splitext(out)[1] or 'a file without extension'} images: "
                                 f"use {', '.join(IMAGE_WRITE_EXTS)}")

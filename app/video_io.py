@@ -1,10 +1,13 @@
 """Video files in and out, with per-frame timestamps (PyAV, FFmpeg's libraries).
 
 Reader: BGR frames with their presentation time, so variable-frame-rate input (phones, screen
-recordings) keeps its timing. Writer: H.264 yuv420p, one output frame per input frame at the input
-frame's own timestamp, the input's audio track interleaved (copied when the container can hold it,
-else AAC) and cut where the video ends, odd sizes padded by one edge pixel (never stretched),
+recordings) keeps its timing. Writer: one output frame per input frame at the input frame's own
+timestamp, the input's audio track interleaved (copied when the container can hold it, else
+re-encoded) and cut where the video ends, odd sizes padded by one edge pixel (never stretched),
 written to a hidden temporary file that is renamed into place only when finalised.
+
+Output by extension: .mp4 .m4v .mov .mkv: H.264 yuv420p; .webm: VP9. With alpha (BGRA frames,
+the cut-out effect): .webm: VP9 yuva420p; .mov: ProRes 4444 (yuva444p10le).
 """
 import errno
 import os
@@ -16,10 +19,28 @@ from typing import Optional
 import av
 import numpy as np
 
-# containers the H.264 writer can produce, by extension
-H264_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+@dataclass(frozen=True)
+class OutputFormat:
+    container: str
+    video_codec: str          # for BGR frames
+    alpha_codec: str = ""     # for BGRA frames ("" = this container cannot hold alpha)
+    audio_codec: str = "aac"  # when the input's audio cannot be copied
+
+
+VIDEO_FORMATS = {".mp4": OutputFormat("mp4", "libx264"), ".m4v": OutputFormat("mp4", "libx264"),
+                 ".mov": OutputFormat("mov", "libx264", "prores_ks"), ".mkv": OutputFormat("matroska", "libx264"),
+                 ".webm": OutputFormat("webm", "libvpx-vp9", "libvpx-vp9", "libopus")}
+ALPHA_FORMATS = {ext: f for ext, f in VIDEO_FORMATS.items() if f.alpha_codec}
 COPYABLE_AUDIO = {"mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus"}, "mov": {"aac", "mp3", "ac3", "alac"},
-                  "matroska": {"aac", "mp3", "ac3", "eac3", "opus", "vorbis", "flac", "alac"}}
+                  "matroska": {"aac", "mp3", "ac3", "eac3", "opus", "vorbis", "flac", "alac"},
+                  "webm": {"opus", "vorbis"}}
+# per codec: pixel format and encoder options (speed first: the encoder shares the CPU with inference)
+CODEC_SETTINGS = {
+    "libx264": ("yuv420p", {"crf": "18", "preset": "veryfast"}),
+    "libvpx-vp9": ("yuv420p", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}),
+    "prores_ks": ("yuva444p10le", {"profile": "4", "vendor": "apl0"}),
+}
 
 
 class VideoError(Exception):
@@ -119,7 +140,7 @@ def partial_path(out_path):
     return os.path.join(d, f".{stem}.partial{ext}")
 
 
-def check_output(out_path, input_path=None, formats=H264_CONTAINERS):
+def check_output(out_path, input_path=None, formats=VIDEO_FORMATS):
     """Fail before any work when the output cannot be written (folder, extension, same as input)."""
     ext = os.path.splitext(out_path)[1].lower()
     if ext not in formats:
@@ -140,15 +161,19 @@ class AudioCopier:
     """Moves the input's audio into the output as video time passes, so the file is interleaved;
     stops at the end of the video (a longer audio track is cut)."""
 
-    def __init__(self, path, out, container_format):
+    def __init__(self, path, out, fmt: OutputFormat):
         self.src = av.open(path)
         a = self.src.streams.audio[0]
         self.start = float(a.start_time * a.time_base) if a.start_time is not None else 0.0
-        self.copy = a.codec_context.name in COPYABLE_AUDIO.get(container_format, set())
+        self.copy = a.codec_context.name in COPYABLE_AUDIO.get(fmt.container, set())
+        self.resampler = None
         if self.copy:
             self.out_stream = out.add_stream_from_template(a)
         else:
-            self.out_stream = out.add_stream("aac", rate=a.codec_context.sample_rate or 48000)
+            rate = 48000 if fmt.audio_codec == "libopus" else (a.codec_context.sample_rate or 48000)
+            self.out_stream = out.add_stream(fmt.audio_codec, rate=rate)
+            cc = self.out_stream.codec_context
+            self.resampler = av.AudioResampler(format=cc.format or "fltp", layout=cc.layout or "stereo", rate=rate)
         self.in_stream, self.out, self.done = a, out, False
         self._items = self.src.demux(a) if self.copy else self.src.decode(a)
         self._pending = None
@@ -175,35 +200,46 @@ class AudioCopier:
                 self.out.mux(item)
             else:
                 item.pts = None
-                for p in self.out_stream.encode(item):
-                    self.out.mux(p)
+                for frame in self.resampler.resample(item):
+                    for p in self.out_stream.encode(frame):
+                        self.out.mux(p)
 
     def finish(self, end_time):
         self.write_until(end_time)
         if not self.copy:
+            for frame in self.resampler.resample(None):
+                for p in self.out_stream.encode(frame):
+                    self.out.mux(p)
             for p in self.out_stream.encode(None):
                 self.out.mux(p)
         self.src.close()
 
 
 class VideoWriter:
-    """H.264 frames at given timestamps; `finish()` renames the finished file into place."""
+    """Frames at given timestamps (BGR, or BGRA with alpha=True); `finish()` renames the finished
+    file into place."""
 
-    def __init__(self, out_path, width, height, rate, audio_from=None, crf=18, preset="veryfast"):
-        check_output(out_path)
+    def __init__(self, out_path, width, height, rate, audio_from=None, alpha=False):
+        check_output(out_path, formats=ALPHA_FORMATS if alpha else VIDEO_FORMATS)
         self.out_path, self.tmp_path = out_path, partial_path(out_path)
-        self.size = (width + width % 2, height + height % 2)  # yuv420p needs even sizes
+        self.size = (width + width % 2, height + height % 2)  # 4:2:0 needs even sizes
         self.frames = 0
+        self.alpha = alpha
         self.rate = Fraction(rate).limit_denominator(1001)
-        fmt = H264_CONTAINERS[os.path.splitext(out_path)[1].lower()]
+        fmt = VIDEO_FORMATS[os.path.splitext(out_path)[1].lower()]
+        codec = fmt.alpha_codec if alpha else fmt.video_codec
+        pix_fmt, options = CODEC_SETTINGS[codec]
+        if alpha and codec == "libvpx-vp9":
+            pix_fmt = "yuva420p"
         try:
-            self.container = av.open(self.tmp_path, "w", format=fmt,
-                                     options={"movflags": "+faststart"} if fmt in ("mp4", "mov") else {})
-            s = self.stream = self.container.add_stream("libx264", rate=self.rate)
+            self.container = av.open(self.tmp_path, "w", format=fmt.container,
+                                     options={"movflags": "+faststart"} if fmt.container in ("mp4", "mov") else {})
+            s = self.stream = self.container.add_stream(codec, rate=self.rate)
             s.width, s.height = self.size
-            s.pix_fmt = "yuv420p"
-            s.options = {"crf": str(crf), "preset": preset}
-            s.codec_context.time_base = Fraction(1, 90000) if fmt != "matroska" else Fraction(1, 1000)
+            s.pix_fmt = pix_fmt
+            s.options = dict(options)
+            s.codec_context.time_base = Fraction(1, 1000) if fmt.container in ("matroska", "webm") \
+                else Fraction(1, 90000)
             self.audio = AudioCopier(audio_from, self.container, fmt) if audio_from else None
         except (av.FFmpegError, OSError) as e:
             self.discard()
@@ -222,7 +258,7 @@ class VideoWriter:
         if t is None:
             t = self.frames / float(self.rate)
         pts = max(int(round(t / tb)), self._last_pts + 1)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgra" if self.alpha else "bgr24")
         frame.pts, frame.time_base = pts, tb
         self._last_pts = pts
         self._mux(self.stream.encode(frame))

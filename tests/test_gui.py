@@ -126,3 +126,61 @@ def test_missing_file_is_said_in_the_window(qtbot, engine, tmp_path):
         assert "file not found" in w.view.text()
     finally:
         w.close()
+
+
+def widget_point(view, x, y):
+    """Frame pixel -> point in the view (the picture is centred with its aspect kept)."""
+    from PyQt5.QtCore import QPoint
+    fh, fw = view.frame_size
+    scale = min(view.width() / fw, view.height() / fh)
+    return QPoint(int((view.width() - fw * scale) / 2 + (x + 0.5) * scale),
+                  int((view.height() - fh * scale) / 2 + (y + 0.5) * scale))
+
+
+def test_click_keeps_one_instance_ctrl_click_adds_and_esc_shows_all(qtbot, engine, tmp_path):
+    from conftest import SAMPLE
+    w = MainWindow(engine, SAMPLE, loop=True, shots=str(tmp_path), scan_cameras=False)
+    qtbot.addWidget(w)
+    w.show()
+    s = w.session
+    try:
+        qtbot.waitUntil(lambda: s.last_shown is not None and len(s.last_shown.instances()) >= 2, timeout=60000)
+        w.pause_btn.setChecked(True)
+        shown = s.last_shown
+        insts = sorted(shown.instances(), key=lambda i: i.score)
+        ids = shown.id_mask()
+
+        def click(inst, modifier=Qt.NoModifier):
+            ys, xs = np.nonzero(ids == inst.id)
+            k = len(xs) // 2
+            qtbot.mouseClick(w.view, Qt.LeftButton, modifier, widget_point(w.view, xs[k], ys[k]))
+        click(insts[0])
+        assert s.pipeline.selection.ids == {insts[0].id}
+        w.update_status()
+        assert f"keeping #{insts[0].id}" in w.status.text()
+        click(insts[1], Qt.ControlModifier)
+        assert s.pipeline.selection.ids == {insts[0].id, insts[1].id}
+        click(insts[1], Qt.ControlModifier)
+        assert s.pipeline.selection.ids == {insts[0].id}
+        w.pause_btn.setChecked(False)
+        n = s.shown_count
+        qtbot.waitUntil(lambda: s.shown_count > n + 3, timeout=60000)
+        assert set(s.last_shown.track_ids().tolist()) <= {insts[0].id}
+        qtbot.keyClick(w, Qt.Key_Escape)
+        assert not s.pipeline.selection.active()
+    finally:
+        w.close()
+
+
+def test_e_switches_the_effect_and_the_picture_follows(qtbot, window):
+    s = window.session
+    qtbot.waitUntil(lambda: s.shown_count >= 2, timeout=60000)
+    qtbot.keyClick(window, Qt.Key_E)
+    assert s.pipeline.effect.name == "blur" and window.effect_box.currentText() == "blur"
+    n = s.shown_count
+    qtbot.waitUntil(lambda: s.shown_count > n + 2, timeout=60000)
+    r = s.last_shown
+    inside = cv2.erode((r.id_mask() > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    assert inside.any() and (r.overlay[inside] == r.frame[inside]).all()   # the object itself is untouched
+    window.update_status()
+    assert "effect blur" in window.status.text()

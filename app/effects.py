@@ -1,0 +1,119 @@
+"""What a Result looks like on screen or in a file: the overlay (colour fill + contours, see
+drawing.py) or an effect on the background behind the salient instances.
+
+    overlay        the instances filled with their colour (the default)
+    blur           background blurred (strength = the blur's sigma in pixels at 640 px width)
+    remove         background a flat colour
+    replace IMAGE  background from a picture, scaled to cover the frame
+    cutout         BGRA: the frame with alpha = the instances (for VP9/ProRes video and PNG)
+
+The foreground's edge is soft: the instances' probability maps, sampled bilinearly to full
+resolution, are thresholded and then feathered with a small Gaussian, so alpha is exactly 1 well
+inside the instances and exactly 0 well outside.
+"""
+from dataclasses import dataclass
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from contracts.masks import paste_probabilities
+
+from .drawing import DrawStyle, draw
+from .results import Result
+
+EFFECTS = ("overlay", "blur", "remove", "replace", "cutout")
+
+
+@dataclass
+class Effect:
+    name: str = "overlay"
+    strength: float = 15.0                 # blur sigma, in pixels of a 640-wide frame
+    colour: tuple = (0, 177, 64)           # remove: BGR (a chroma green)
+    background: Optional[np.ndarray] = None  # replace: the picture (BGR)
+    feather: float = 2.0                   # edge softness, pixels
+    _cover: Optional[np.ndarray] = None    # replace: the picture scaled to the last frame size
+
+    def __post_init__(self):
+        if self.name not in EFFECTS:
+            raise ValueError(f"unknown effect {self.name!r} (one of {', '.join(EFFECTS)})")
+        if self.name == "replace" and self.background is None:
+            raise ValueError("the replace effect needs a background picture")
+
+    def cover(self, frame_size):
+        """The background picture scaled to cover frame_size and centre-cropped (computed once per size)."""
+        h, w = frame_size
+        if self._cover is None or self._cover.shape[:2] != (h, w):
+            bh, bw = self.background.shape[:2]
+            s = max(w / bw, h / bh)
+            big = cv2.resize(self.background, (max(w, round(bw * s)), max(h, round(bh * s))),
+                             interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+            y, x = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
+            self._cover = np.ascontiguousarray(big[y:y + h, x:x + w])
+        return self._cover
+
+
+def load_background(path):
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"not a readable picture: {path}")
+    return image
+
+
+def foreground_alpha(result: Result, feather=2.0):
+    """float32 (H, W) in 0..1: 1 on the instances, 0 elsewhere, feathered over ~2*feather pixels."""
+    h, w = result.frame_size
+    hard = np.zeros((h, w), np.uint8)
+    for inst in result.instances():
+        mh, mw = inst.mask.shape
+        hard[inst.y0:inst.y0 + mh, inst.x0:inst.x0 + mw] |= inst.mask
+    if feather <= 0:
+        return hard.astype(np.float32)
+    k = 2 * int(np.ceil(3 * feather)) + 1
+    return np.clip(cv2.GaussianBlur(hard.astype(np.float32), (k, k), feather), 0.0, 1.0)
+
+
+def soft_probabilities(result: Result):
+    """Max over instances of the bilinearly sampled probability inside each box (H, W) float32."""
+    out = np.zeros(result.frame_size, np.float32)
+    for i in range(len(result)):
+        x0, y0, crop = paste_probabilities(result.maps[i], result.boxes[i], result.frame_size)
+        h, w = crop.shape
+        np.maximum(out[y0:y0 + h, x0:x0 + w], crop, out=out[y0:y0 + h, x0:x0 + w])
+    return out
+
+
+def blurred(frame, strength):
+    """A strong blur cheaply: blur at a quarter of the size, then scale back up."""
+    h, w = frame.shape[:2]
+    sigma = max(strength * w / 640, 0.5)
+    f = 4 if sigma >= 4 else 1
+    small = cv2.resize(frame, (max(w // f, 1), max(h // f, 1)), interpolation=cv2.INTER_AREA) if f > 1 else frame
+    k = 2 * int(np.ceil(3 * sigma / f)) + 1
+    small = cv2.GaussianBlur(small, (k, k), sigma / f)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if f > 1 else small
+
+
+def composite(foreground, background, alpha):
+    """alpha * foreground + (1 - alpha) * background, in uint8 (alpha float32 H x W)."""
+    return cv2.blendLinear(foreground, background, alpha, np.subtract(1.0, alpha, dtype=np.float32))
+
+
+def render(result: Result, effect: Effect, style: DrawStyle):
+    """The picture to show or write for this result: BGR, or BGRA for the cutout effect."""
+    if effect.name == "overlay":
+        return draw(result, style)
+    alpha = foreground_alpha(result, effect.feather)
+    frame = result.frame
+    if effect.name == "cutout":
+        out = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
+        out[..., 3] = np.round(alpha * 255).astype(np.uint8)
+        return out
+    if effect.name == "blur":
+        background = blurred(frame, effect.strength)
+    elif effect.name == "remove":
+        background = np.empty_like(frame)
+        background[:] = np.array(effect.colour, np.uint8)
+    else:
+        background = effect.cover(result.frame_size)
+    return composite(frame, background, alpha)
