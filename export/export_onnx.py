@@ -42,7 +42,7 @@ def metadata(net, precision, ckpt):
     return {
         G.META_MODEL_NAME: G.MODEL_NAME, "format_version": G.FORMAT_VERSION,
         G.META_INPUT_SIZE: str(cfg.image_size), "input_layout": "NHWC uint8", "colour_order": "BGR",
-        "normalisation": "ImageNet mean/std, inside the graph", G.META_MASK_STRIDE: str(cfg.strides[0]),
+        "normalisation": "ImageNet mean/std, inside the graph", G.META_MASK_STRIDE: str(cfg.mask_stride),
         G.META_THRESHOLD: str(cfg.score_threshold), G.META_MAX_DETECTIONS: str(cfg.max_detections),
         G.META_BACKBONE: cfg.backbone, "masking": cfg.masking, G.META_PRECISION: precision,
         "training_data": "DAVIS 2016 train (22 of 27 sequences), coco128-seg, balloon (see README)",

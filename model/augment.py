@@ -31,12 +31,25 @@ def colour_jitter(rng, image, strength=0.25):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def copy_paste(rng, image, masks, salient, donor_image, donor_mask):
-    """Paste one salient instance (its pixels only) at a random offset; occluded parts of the
-    existing masks are removed and instances hidden to under 10% are dropped."""
+def copy_paste(rng, image, masks, salient, donor_image, donor_mask, unsure=None, scale=(0.5, 1.0)):
+    """Paste one salient instance (its pixels only), scaled by a random factor in `scale`, at a
+    random place; occluded parts of the existing masks are removed and instances hidden to under
+    10% are dropped. Pasted pixels are certain (removed from `unsure`)."""
+    s = rng.uniform(*scale)
+    if s < 0.99:
+        ys, xs = np.nonzero(donor_mask)
+        if len(ys) == 0:
+            return (image, masks, salient) if unsure is None else (image, masks, salient, unsure)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        h, w = max(int((y1 - y0) * s), 1), max(int((x1 - x0) * s), 1)
+        small_img = cv2.resize(donor_image[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_AREA)
+        small_mask = cv2.resize(donor_mask[y0:y1, x0:x1].astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+        donor_image = np.zeros_like(donor_image)
+        donor_mask = np.zeros_like(donor_mask)
+        donor_image[:h, :w], donor_mask[:h, :w] = small_img, small_mask > 0
     ys, xs = np.nonzero(donor_mask)
     if len(ys) == 0:
-        return image, masks, salient
+        return (image, masks, salient) if unsure is None else (image, masks, salient, unsure)
     size = image.shape[0]
     dy = rng.integers(-ys.min(), size - ys.max())
     dx = rng.integers(-xs.min(), size - xs.max())
@@ -49,4 +62,7 @@ def copy_paste(rng, image, masks, salient, donor_image, donor_mask):
         masks = masks & ~m
         left = masks.reshape(len(masks), -1).sum(1) >= 0.1 * np.maximum(before, 1)
         masks, salient = masks[left], salient[left]
-    return image, np.concatenate([masks, m[None]]), np.concatenate([salient, [True]])
+    masks, salient = np.concatenate([masks, m[None]]), np.concatenate([salient, [True]])
+    if unsure is None:
+        return image, masks, salient
+    return image, masks, salient, unsure & ~m

@@ -1,4 +1,5 @@
-"""Backbones: each returns the stride-8, 16 and 32 feature maps and says how many channels they have.
+"""Backbones: each returns the stride-4, 8, 16 and 32 feature maps and says how many channels they
+have (`fine_channels` for stride 4, `out_channels` for the other three).
 
 Adding a backbone means adding a class here and a line in BACKBONES; the rest of S4Net never looks
 inside it.
@@ -89,8 +90,9 @@ class EfficientNetLite(nn.Module):
                 cin = cout
             self.stage_ends.append((len(blocks) - 1, cout))
         self._blocks = nn.ModuleList(blocks)
-        # stride 8, 16, 32 = ends of stages 3, 5 and 7
-        self.taps = [self.stage_ends[2][0], self.stage_ends[4][0], self.stage_ends[6][0]]
+        # stride 4, 8, 16, 32 = ends of stages 2, 3, 5 and 7
+        self.taps = [self.stage_ends[1][0], self.stage_ends[2][0], self.stage_ends[4][0], self.stage_ends[6][0]]
+        self.fine_channels = self.stage_ends[1][1]
         self.out_channels = [self.stage_ends[2][1], self.stage_ends[4][1], self.stage_ends[6][1]]
         # The classifier is kept only so that the ImageNet weights can be checked.
         self._conv_head = Conv2dSame(cin, 1280, 1, bias=False)
@@ -157,6 +159,7 @@ class ResNet50(nn.Module):
                 layers.append(Bottleneck(cin, mid, stride if r == 0 else 1))
                 cin = mid * 4
             setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
+        self.fine_channels = 256
         self.out_channels = [512, 1024, 2048]
         if weights:
             sd = torch.load(weights, map_location="cpu", weights_only=True)
@@ -164,9 +167,10 @@ class ResNet50(nn.Module):
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
-        c3 = self.layer2(self.layer1(x))
+        c2 = self.layer1(x)
+        c3 = self.layer2(c2)
         c4 = self.layer3(c3)
-        return [c3, c4, self.layer4(c4)]
+        return [c2, c3, c4, self.layer4(c4)]
 
 
 def build_backbone(name, pretrained=True, weights=None):

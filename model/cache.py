@@ -1,7 +1,12 @@
 """A compact copy of the training data at the training resolution (one .npz per split), so training
 reads no JPEGs and the copy can travel to a GPU machine. Broken samples are reported and skipped.
 
-    python -m model.cache --data ../shared/data --out data_cache --size 320
+    python -m model.cache --data ../shared/data --teacher-maps teacher_maps/isnet --out data_cache
+
+With --teacher-maps (made by model.pseudo_label), COCO's salient instances come from the teacher
+rule and the unlabelled photos join as pseudo-labelled data (see model/splits.py); without, the
+geometric rule and no unlabelled photos. Per image it also stores the pixels the teacher was unsure
+of (left out of the mask loss).
 """
 import argparse
 import os
@@ -22,7 +27,7 @@ def resize_sample(image, masks, size):
 
 
 def build(samples, size, desc=""):
-    images, groups, union = [], [], []
+    images, groups, union, unsure = [], [], [], []
     inst_masks, inst_image, inst_salient = [], [], []
     skipped = []
     for s in tqdm(samples, desc=desc, unit="img"):
@@ -33,6 +38,9 @@ def build(samples, size, desc=""):
             tqdm.write(f"skipped: {e}")
             continue
         img, small = resize_sample(image, masks, size)
+        u = s.load_unsure(*image.shape[:2]) if s.load_unsure else None
+        unsure.append(np.zeros((size, size), bool) if u is None else
+                      cv2.resize(u.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST) > 0)
         keep = small.reshape(len(small), -1).any(1) if len(small) else np.zeros(0, bool)
         idx = len(images)
         images.append(img)
@@ -45,12 +53,20 @@ def build(samples, size, desc=""):
         images=np.stack(images), groups=np.array(groups), union=np.array(union),
         inst_masks=np.packbits(np.stack(inst_masks) if inst_masks else np.zeros((0, size, size), bool), axis=-1),
         inst_image=np.array(inst_image, np.int64), inst_salient=np.array(inst_salient, bool),
-        size=np.int64(size)), skipped
+        unsure=np.packbits(np.stack(unsure), axis=-1), size=np.int64(size)), skipped
 
 
 def load_cache(path):
-    d = dict(np.load(path))
+    return unpack(dict(np.load(path)))
+
+
+def unpack(d):
+    """The arrays as `build` packs them (bits) -> boolean masks, as training reads them."""
+    d = dict(d)
     d["inst_masks"] = np.unpackbits(d["inst_masks"], axis=-1)[..., :int(d["size"])].astype(bool)
+    size = int(d["size"])
+    d["unsure"] = np.unpackbits(d["unsure"], axis=-1)[..., :size].astype(bool) if "unsure" in d \
+        else np.zeros((len(d["images"]), size, size), bool)  # caches made before teacher labels
     return d
 
 
@@ -58,10 +74,11 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data")
     p.add_argument("--out", default="data_cache")
+    p.add_argument("--teacher-maps", help="saliency maps from model.pseudo_label (teacher rule + unlabelled)")
     p.add_argument("--size", type=int, default=320)
     a = p.parse_args(argv)
     try:
-        samples = shared_datasets(a.data)
+        samples = shared_datasets(a.data, a.teacher_maps)
     except (FileNotFoundError, AnnotationError) as e:
         sys.exit(f"error: {e}")
     os.makedirs(a.out, exist_ok=True)
@@ -70,8 +87,12 @@ def main(argv=None):
         tmp = os.path.join(a.out, f"{split}.tmp.npz")
         np.savez_compressed(tmp, **arrays)
         os.replace(tmp, os.path.join(a.out, f"{split}.npz"))
+        sources = {}
+        for g in arrays["groups"]:
+            sources[g.split("/")[0]] = sources.get(g.split("/")[0], 0) + 1
         print(f"{split}: {len(arrays['images'])} images, {len(arrays['inst_image'])} instances "
-              f"({int(arrays['inst_salient'].sum())} salient), {len(skipped)} skipped")
+              f"({int(arrays['inst_salient'].sum())} salient), {len(skipped)} skipped | "
+              + ", ".join(f"{k} {v}" for k, v in sorted(sources.items())))
 
 
 if __name__ == "__main__":

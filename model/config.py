@@ -20,6 +20,9 @@ class NetConfig:
     masking: str = "ternary"           # ternary | binary | roialign (the paper's ablation)
     alpha: float = 1 / 3               # width of the sign-flipped context band
     roialign_size: int = 14
+    # 8: masks at the stride-8 map (the paper); 4: a small refiner adds stride-4 detail (MaskRefiner)
+    mask_stride: int = 8
+    refine_channels: int = 16
     # inference
     pre_nms_topk: int = 5000
     nms_iou: float = 0.4

@@ -31,6 +31,7 @@ class Sample:
     group: str                      # video sequence or data set: the unit of the train/val split
     load_instances: Callable        # (height, width) -> (masks (n,H,W) bool, salient (n,) bool)
     union_mask: bool = False        # True when the one mask is the union of the salient instances
+    load_unsure: Callable = None    # (height, width) -> (H,W) bool pixels left out of the mask loss, or None
 
     def load(self):
         image = read_image(self.image_path)
@@ -119,10 +120,11 @@ def yolo_seg(root, salient_rule):
                 continue
             label = os.path.join(root, "labels", split, stem + ".txt")
 
-            def load(h, w, label=label):
+            def load(h, w, label=label, img_path=os.path.join(img_dir, name)):
                 polys = parse_yolo_seg(label, h, w) if os.path.exists(label) else []
                 masks = _stack([_polygon_mask(p, (h, w)) for p in polys], (h, w))
-                return masks, salient_rule(masks)
+                keep, salient = salient_rule(masks, img_path)
+                return masks[keep], salient[keep]
             samples.append(Sample(os.path.join(img_dir, name), f"{os.path.basename(root)}/{stem}", load))
     return samples
 
@@ -153,9 +155,11 @@ def via(split_dir):
 
 
 # -- COCO-style JSON -------------------------------------------------------------------------------
-def coco_json(json_path, image_dir):
-    """COCO instances JSON, polygons or RLE (compressed or not); every annotation is salient
-    (salient-instance benchmarks annotate only salient objects)."""
+def coco_json(json_path, image_dir, salient_rule=None, group_prefix="coco"):
+    """COCO instances JSON, polygons or RLE (compressed or not). Without a salient rule every
+    annotation is salient (salient-instance benchmarks annotate only salient objects); with one,
+    rule(masks, image_path) -> (keep, salient) decides (COCO itself annotates every object).
+    `iscrowd` regions are never salient: they are ignored."""
     from pycocotools import mask as mask_utils
     try:
         with open(json_path) as f:
@@ -183,14 +187,20 @@ def coco_json(json_path, image_dir):
                 except Exception as e:
                     raise AnnotationError(json_path, f"annotation {a.get('id')}: bad segmentation ({e})") from None
             masks = _stack(masks, (h, w))
-            return masks, np.ones(len(masks), bool)
-        samples.append(Sample(os.path.join(image_dir, im["file_name"]), f"coco/{image_id}", load))
+            crowd = np.array([bool(a.get("iscrowd")) for a in items], bool)
+            if salient_rule is None:
+                return masks, ~crowd
+            keep, salient = salient_rule(masks, os.path.join(image_dir, im["file_name"]))
+            salient = salient & ~crowd
+            return masks[keep], salient[keep]
+        samples.append(Sample(os.path.join(image_dir, im["file_name"]), f"{group_prefix}/{image_id}", load))
     return samples
 
 
 # -- a folder of per-instance PNGs -----------------------------------------------------------------
-def instance_pngs(image_dir, mask_dir):
-    """<image_dir>/<name>.jpg|png with <mask_dir>/<name>.png, pixel value = instance id (0 = bg)."""
+def instance_pngs(image_dir, mask_dir, group_prefix=None):
+    """<image_dir>/<name>.jpg|png with <mask_dir>/<name>.png, pixel value = instance id (0 = bg).
+    A binary 0/255 mask is one instance."""
     samples = []
     for name in sorted(os.listdir(image_dir)):
         stem, ext = os.path.splitext(name)
@@ -205,5 +215,6 @@ def instance_pngs(image_dir, mask_dir):
             ids = [i for i in np.unique(m) if i != 0]
             masks = _stack([m == i for i in ids], (h, w))
             return masks, np.ones(len(masks), bool)
-        samples.append(Sample(os.path.join(image_dir, name), f"{os.path.basename(mask_dir)}/{stem}", load))
+        samples.append(Sample(os.path.join(image_dir, name), f"{group_prefix or os.path.basename(mask_dir)}/{stem}",
+                              load))
     return samples

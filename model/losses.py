@@ -44,14 +44,17 @@ def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
     return cls, box
 
 
-def mask_loss(logits, gt_masks, boxes, stride):
+def mask_loss(logits, gt_masks, boxes, stride, unsure=None):
     """logits (K,1,h,w) over the map; gt_masks (K,H,W) at image resolution, turned into soft
-    targets on the stride grid; loss averaged over the cells of each ground-truth box."""
+    targets on the stride grid; loss averaged over the cells of each ground-truth box, leaving out
+    cells that are mostly `unsure` (K,H,W) pixels (where a teacher's pseudo-label is not sure)."""
     if len(logits) == 0:
         return logits.sum() * 0
     h, w = logits.shape[-2:]
     target = F.adaptive_avg_pool2d(gt_masks[:, None].float(), (h, w))
     # the box's cells, exactly as RoIMasking marks them (+1, no band)
-    inside = roi_masking_weights(boxes, h, w, stride, 0.0, ternary=False)
+    weight = roi_masking_weights(boxes, h, w, stride, 0.0, ternary=False)
+    if unsure is not None:
+        weight = weight * (F.adaptive_avg_pool2d(unsure[:, None].float(), (h, w)) < 0.5)
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    return ((ce * inside).sum((1, 2, 3)) / inside.sum((1, 2, 3)).clamp(min=1)).mean()
+    return ((ce * weight).sum((1, 2, 3)) / weight.sum((1, 2, 3)).clamp(min=1)).mean()

@@ -105,6 +105,32 @@ class SegmentationBranch(nn.Module):
         return self.out(self.res2(x))
 
 
+class MaskRefiner(nn.Module):
+    """Finer masks at stride 4: each instance's coarse logits (stride 8) are upsampled x2 and
+    concatenated with reduced stride-4 backbone features; two 3x3 convs predict a correction that
+    is added to the upsampled logits. The last conv starts at zero, so a refiner added to a trained
+    model starts out giving exactly its coarse masks. ~31 MMAC per instance at 320 px."""
+
+    def __init__(self, cin, ch):
+        super().__init__()
+        self.reduce = nn.Conv2d(cin, ch, 1)
+        self.conv1 = nn.Conv2d(ch + 1, ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.out = nn.Conv2d(ch, 1, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def image_features(self, fine):
+        """Once per image: (N, cin, H/4, W/4) -> (N, ch, H/4, W/4)."""
+        return F.relu(self.reduce(fine))
+
+    def forward(self, coarse, feats):
+        """coarse (K,1,h,w) logits, feats (K,ch,2h,2w) -> refined logits (K,1,2h,2w)."""
+        up = F.interpolate(coarse, scale_factor=2.0, mode="bilinear", align_corners=False)
+        x = F.relu(self.conv1(torch.cat([up, feats], 1)))
+        return up + self.out(F.relu(self.conv2(x)))
+
+
 class S4Net(nn.Module):
     def __init__(self, cfg: NetConfig = None, pretrained=True, backbone_weights=None):
         super().__init__()
@@ -117,6 +143,10 @@ class S4Net(nn.Module):
         self.head = DetectionHead(cfg.fpn_channels, cfg.head_channels, self.num_anchors)
         self.seg_feature = nn.Conv2d(cfg.fpn_channels, cfg.seg_channels, 3, padding=1)
         self.branch = SegmentationBranch(cfg.seg_channels, *cfg.branch_channels)
+        if cfg.mask_stride not in (cfg.strides[0], cfg.strides[0] // 2):
+            raise ValueError(f"mask_stride must be {cfg.strides[0]} or {cfg.strides[0] // 2}, not {cfg.mask_stride}")
+        self.refiner = MaskRefiner(self.backbone.fine_channels, cfg.refine_channels) \
+            if cfg.mask_stride < cfg.strides[0] else None
         self.register_buffer("anchors", torch.zeros(0, 4), persistent=False)
         self.set_input_size(cfg.image_size)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
@@ -135,21 +165,28 @@ class S4Net(nn.Module):
         return (x - self.mean) / self.std
 
     def features(self, x):
-        """x: normalised NCHW. Returns class logits, box deltas and the stride-8 segmentation map."""
-        levels = self.fpn(self.backbone(x))
+        """x: normalised NCHW. Returns class logits, box deltas, the stride-8 segmentation map and
+        the refiner's stride-4 features (None without a refiner)."""
+        fine, *feats = self.backbone(x)
+        levels = self.fpn(feats)
         logits, deltas = self.head(levels)
         seg_map = F.relu(self.seg_feature(levels[0]))
-        return logits, deltas, seg_map
+        fine = self.refiner.image_features(fine) if self.refiner is not None else None
+        return logits, deltas, seg_map, fine
 
-    def mask_logits(self, seg_map, batch_index, boxes):
-        """Per box (image-pixel coords) the mask logits over the whole stride-8 map: (K,1,H,W)."""
+    def mask_logits(self, seg_map, batch_index, boxes, fine=None, with_coarse=False):
+        """Per box (image-pixel coords) the mask logits over the whole map at cfg.mask_stride:
+        (K,1,H,W). with_coarse: (stride-8 logits, final logits), for the training loss."""
         maps = seg_map.index_select(0, batch_index)
         h, w = seg_map.shape[-2:]
         stride = self.cfg.strides[0]
         if self.cfg.masking == "roialign":
-            return self._roialign_logits(maps, boxes, h, w, stride)
-        m = roi_masking_weights(boxes, h, w, stride, self.cfg.alpha, self.cfg.masking == "ternary")
-        return self.branch(maps * m.to(maps.dtype))
+            coarse = self._roialign_logits(maps, boxes, h, w, stride)
+        else:
+            m = roi_masking_weights(boxes, h, w, stride, self.cfg.alpha, self.cfg.masking == "ternary")
+            coarse = self.branch(maps * m.to(maps.dtype))
+        final = coarse if self.refiner is None else self.refiner(coarse, fine.index_select(0, batch_index))
+        return (coarse, final) if with_coarse else final
 
     def _roialign_logits(self, maps, boxes, h, w, stride):
         """Ablation variant: bilinear crop of the box to a fixed grid, branch, pasted back on the map."""
@@ -174,14 +211,14 @@ class S4Net(nn.Module):
     # -- inference ------------------------------------------------------------------------------
     def infer(self, image_bgr_uint8, score_threshold):
         """One image (1,H,W,3) uint8 BGR at cfg.image_size -> boxes (N,4) in input pixels,
-        scores (N), mask probabilities (N,H/8,W/8) over the whole stride-8 map.
+        scores (N), mask probabilities (N,H/s,W/s) over the whole image, s = cfg.mask_stride.
 
         This is exactly what the ONNX graph computes. The mask branch runs only for the boxes that
         survive NMS and the score threshold (at most max_detections): that, plus the narrower branch,
         keeps its cost to a few tens of MMAC per instance instead of ~1 GMAC per candidate."""
         cfg = self.cfg
         x = self.normalise(image_bgr_uint8.flip(-1))
-        logits, deltas, seg_map = self.features(x)
+        logits, deltas, seg_map, fine = self.features(x)
         # scores, boxes and NMS in float32 whatever the network's precision
         fg = 1 - logits[0].float().softmax(-1)[:, 0]
         k = min(cfg.pre_nms_topk, fg.shape[0])
@@ -191,7 +228,7 @@ class S4Net(nn.Module):
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
         batch_index = torch.zeros_like(keep)
-        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, boxes).float())[:, 0]
+        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, boxes, fine).float())[:, 0]
         return boxes, scores, masks
 
     def train(self, mode=True):

@@ -1,40 +1,53 @@
-"""Which shared data sets are used, which COCO objects count as salient, and the train/val split.
+"""Which shared data sets are used, which objects count as salient, and the train/val split.
 
-The split is deterministic and by group (a DAVIS video sequence, a COCO image, a balloon split),
-never by frame, so validation frames come from sequences the model never saw:
+The split is deterministic and by group (a DAVIS video sequence, an image), never by frame, so
+validation frames come from sequences and images the model never saw:
 - DAVIS 2016 train: sequences sorted by name, every fifth starting at the third (index % 5 == 2)
   is validation: boat, elephant, kite-walk, paragliding, stroller. The other 22 train.
-- coco128-seg: images sorted by name, every eighth (index % 8 == 0) is validation.
+- coco128-seg, coco-extra, ccp-person, human-seg, unlabelled: images sorted by name (coco-extra by
+  id), every eighth (index % 8 == 0) is validation.
 - balloon: its own train / val folders.
 
 DAVIS has one mask per frame, the union of the salient object(s) (a rider and a horse are one mask).
-Its connected components are not reliable instances, so the whole union is one "salient region"
-instance: the detector learns to box the salient region as a whole on DAVIS, and separate objects
-from COCO and balloon.
+Its connected components are not reliable instances, so the whole union is one "salient region".
+People sets: one salient instance per image (human-seg's one region may hold two people).
+Balloon: every balloon is salient.
 
-COCO annotates every object. SALIENT RULE: an instance is salient when its mask covers at least
-5% of the image and its box centre lies in the central 80% of the image in both axes; at most the
-4 largest such instances per image. Other instances are "ignored": anchors overlapping them are
-neither positives nor negatives, so the detector is not taught that a visible object is background.
+COCO annotates every object. Which are salient, two rules:
+- TEACHER RULE (used when teacher maps are given, see model/pseudo_label.py): an instance is
+  salient when the teacher's saliency map (>= 0.5) covers at least half of its pixels and it is at
+  least 0.5% of the image; background (dropped, so its anchors are negatives: "this object is not
+  salient") when the map covers under 20% of it; ignored in between and when tiny. This is how
+  ILSO itself was made: saliency from a saliency model, instances from the annotation.
+- GEOMETRIC RULE (without teacher maps, the first model's): salient when the mask covers >= 5% of
+  the image and its box centre lies in the central 80% of both axes, the 4 largest such at most;
+  all other objects are ignored (neither positive nor negative anchors).
+Unlabelled photos (teacher maps only): each connected region of the map >= 0.5 covering at least 1%
+of the image is a salient pseudo-instance, smaller ones are ignored, and pixels where the teacher
+is unsure (0.3 < map < 0.7) are left out of the mask loss.
 """
 import os
 
+import cv2
 import numpy as np
 
 from . import formats
 
 DAVIS_VAL_EVERY, DAVIS_VAL_OFFSET = 5, 2
-COCO_VAL_EVERY = 8
+IMAGE_VAL_EVERY = 8
 SALIENT_MIN_AREA = 0.05
 SALIENT_CENTRE = 0.8
 SALIENT_MAX = 4
+TEACHER_SALIENT, TEACHER_BACKGROUND, TEACHER_MIN_AREA = 0.5, 0.2, 0.005
+PSEUDO_MIN_AREA, PSEUDO_UNSURE = 0.01, (0.3, 0.7)
 
 
-def coco_salient_rule(masks):
+def geometric_rule(masks, image_path=None):
+    """(keep, salient) by size and position (the first model's rule): nothing is dropped."""
     n, h, w = masks.shape if len(masks) else (0, 1, 1)
     salient = np.zeros(n, bool)
     if n == 0:
-        return salient
+        return np.ones(0, bool), salient
     areas = masks.reshape(n, -1).sum(1) / float(h * w)
     lo, hi = (1 - SALIENT_CENTRE) / 2, 1 - (1 - SALIENT_CENTRE) / 2
     for i in np.argsort(-areas):
@@ -43,7 +56,52 @@ def coco_salient_rule(masks):
         ys, xs = np.nonzero(masks[i])
         cx, cy = (xs.min() + xs.max()) / 2 / w, (ys.min() + ys.max()) / 2 / h
         salient[i] = lo <= cx <= hi and lo <= cy <= hi
-    return salient
+    return np.ones(n, bool), salient
+
+
+def teacher_rule_on_map(masks, saliency):
+    """(keep, salient) from a saliency map (H, W) in 0..1, see the module docstring."""
+    n = len(masks)
+    if n == 0:
+        return np.ones(0, bool), np.zeros(0, bool)
+    h, w = masks.shape[1:]
+    sal = saliency >= 0.5
+    area = masks.reshape(n, -1).sum(1)
+    covered = (masks & sal[None]).reshape(n, -1).sum(1) / np.maximum(area, 1)
+    big = area >= TEACHER_MIN_AREA * h * w
+    salient = big & (covered >= TEACHER_SALIENT)
+    keep = ~(big & (covered < TEACHER_BACKGROUND))
+    return keep, salient
+
+
+class TeacherRule:
+    """The teacher rule for images of the shared data, reading the stored maps; images without a
+    map fall back to the geometric rule (and are counted)."""
+
+    def __init__(self, maps_dir, data_root):
+        self.maps_dir, self.data_root = maps_dir, data_root
+        self.missing = 0
+
+    def saliency(self, image_path):
+        from .pseudo_label import read_map
+        return read_map(self.maps_dir, os.path.relpath(image_path, self.data_root))
+
+    def __call__(self, masks, image_path):
+        sal = self.saliency(image_path)
+        if sal is None or (len(masks) and sal.shape != masks.shape[1:]):
+            self.missing += 1
+            return geometric_rule(masks)
+        return teacher_rule_on_map(masks, sal)
+
+
+def pseudo_instances(saliency):
+    """Unlabelled image: (masks (n,H,W), salient (n,), unsure pixels (H,W)) from a teacher map."""
+    h, w = saliency.shape
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((saliency >= 0.5).astype(np.uint8), connectivity=8)
+    masks = [labels == i for i in range(1, n)]
+    salient = np.array([stats[i, cv2.CC_STAT_AREA] >= PSEUDO_MIN_AREA * h * w for i in range(1, n)], bool)
+    unsure = (saliency > PSEUDO_UNSURE[0]) & (saliency < PSEUDO_UNSURE[1])
+    return (np.stack(masks) if masks else np.zeros((0, h, w), bool)), salient, unsure
 
 
 def davis_val_sequences(davis_root):
@@ -52,10 +110,47 @@ def davis_val_sequences(davis_root):
     return [s for i, s in enumerate(seqs) if i % DAVIS_VAL_EVERY == DAVIS_VAL_OFFSET]
 
 
-def shared_datasets(data_root):
-    """All samples of ../shared/data, with a 'split' attribute set to 'train' or 'val'."""
+def _split_every(samples, every=IMAGE_VAL_EVERY):
+    for i, s in enumerate(samples):
+        s.split = "val" if i % every == 0 else "train"
+    return samples
+
+
+def unlabelled(data_root, rule: TeacherRule):
+    """Photos without masks, labelled by the teacher's maps (those without a map are left out)."""
+    root = os.path.join(data_root, "unlabelled")
+    samples = []
+    for sub in sorted(os.listdir(root)):
+        d = os.path.join(root, sub)
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            if os.path.splitext(name)[1].lower() not in formats.IMAGE_EXTS or rule.saliency(path) is None:
+                continue
+
+            def load(h, w, path=path):
+                sal = rule.saliency(path)
+                if sal.shape != (h, w):
+                    raise formats.AnnotationError(path, "teacher map and image differ in size")
+                masks, salient, _ = pseudo_instances(sal)
+                return masks, salient
+
+            def unsure(h, w, path=path):
+                return pseudo_instances(rule.saliency(path))[2]
+            s = formats.Sample(path, f"unlabelled/{sub}-{os.path.splitext(name)[0]}", load)
+            s.load_unsure = unsure
+            samples.append(s)
+    return samples
+
+
+def shared_datasets(data_root, teacher_maps=None):
+    """All samples of ../shared/data, each with a 'split' attribute ('train' or 'val').
+    teacher_maps: folder of model.pseudo_label maps: COCO's salient instances by the teacher rule,
+    and the unlabelled photos as pseudo-labelled data."""
     if not os.path.isdir(data_root):
         raise FileNotFoundError(f"data folder not found: {data_root}")
+    if teacher_maps is not None and not os.path.isdir(teacher_maps):
+        raise FileNotFoundError(f"teacher maps folder not found: {teacher_maps}")
+    rule = TeacherRule(teacher_maps, data_root) if teacher_maps else geometric_rule
     samples = []
     davis_root = os.path.join(data_root, "davis2016-train")
     if os.path.isdir(davis_root):
@@ -64,12 +159,12 @@ def shared_datasets(data_root):
         for s in dav:
             s.split = "val" if s.group in val else "train"
         samples += dav
-    coco_root = os.path.join(data_root, "coco128-seg")
-    if os.path.isdir(coco_root):
-        coco = formats.yolo_seg(coco_root, coco_salient_rule)
-        for i, s in enumerate(coco):
-            s.split = "val" if i % COCO_VAL_EVERY == 0 else "train"
-        samples += coco
+    if os.path.isdir(os.path.join(data_root, "coco128-seg")):
+        samples += _split_every(formats.yolo_seg(os.path.join(data_root, "coco128-seg"), rule))
+    extra = os.path.join(data_root, "coco-extra", "instances.json")
+    if os.path.isfile(extra):
+        samples += _split_every(formats.coco_json(extra, os.path.join(data_root, "coco-extra", "images"), rule,
+                                                  group_prefix="coco-extra"))
     for split in ("train", "val"):
         d = os.path.join(data_root, "balloon", split)
         if os.path.isdir(d):
@@ -77,6 +172,13 @@ def shared_datasets(data_root):
             for s in bal:
                 s.split = split
             samples += bal
+    for name in ("ccp-person", "human-seg"):
+        d = os.path.join(data_root, name)
+        if os.path.isdir(d):
+            samples += _split_every(formats.instance_pngs(os.path.join(d, "images"), os.path.join(d, "masks"),
+                                                          group_prefix=name))
+    if teacher_maps and os.path.isdir(os.path.join(data_root, "unlabelled")):
+        samples += _split_every(unlabelled(data_root, rule))
     if not samples:
-        raise FileNotFoundError(f"no known data set under {data_root} (davis2016-train, coco128-seg, balloon)")
+        raise FileNotFoundError(f"no known data set under {data_root} (davis2016-train, coco128-seg, balloon, ...)")
     return samples

@@ -24,7 +24,10 @@ from .losses import detection_loss, mask_loss
 from .s4net import S4Net
 
 # share of each source in a batch: DAVIS frames are many but near-duplicates within a sequence
-SOURCE_SHARE = {"davis": 0.55, "coco128-seg": 0.3, "balloon": 0.15}
+SOURCE_SHARE = {"davis": 0.3, "coco128-seg": 0.08, "coco-extra": 0.17, "balloon": 0.07, "ccp-person": 0.1,
+                "human-seg": 0.1, "unlabelled": 0.18}
+# instances pasted onto other photos come from these (whole objects, not DAVIS unions or pseudo-labels)
+PASTE_SOURCES = ("coco128-seg", "coco-extra", "ccp-person", "human-seg", "balloon")
 
 
 def masks_to_boxes(masks):
@@ -41,8 +44,9 @@ class CachedDataset:
         self.by_image = [[] for _ in range(len(cache["images"]))]
         for j, i in enumerate(cache["inst_image"]):
             self.by_image[i].append(j)
-        self.salient_ids = np.nonzero(cache["inst_salient"])[0]
         sources = np.array([g.split("/")[0] for g in cache["groups"]])
+        donor_ok = np.isin(sources[cache["inst_image"]], PASTE_SOURCES) if len(cache["inst_image"]) else []
+        self.salient_ids = np.nonzero(cache["inst_salient"] & donor_ok)[0]
         w = np.zeros(len(sources))
         for src in np.unique(sources):
             sel = sources == src
@@ -51,19 +55,26 @@ class CachedDataset:
 
     def raw(self, i):
         ids = self.by_image[i]
-        return self.c["images"][i], self.c["inst_masks"][ids], self.c["inst_salient"][ids]
+        return self.c["images"][i], self.c["inst_masks"][ids], self.c["inst_salient"][ids], self.c["unsure"][i]
 
-    def sample(self, rng, i, augmented=True):
-        image, masks, salient = self.raw(i)
+    def sample(self, rng, i, augmented=True, paste_prob=0.5, max_pasted=3):
+        """One training image and its targets. Augmented: several real instances pasted onto it
+        (touching and overlapping ones included, as in a webcam frame with two people), flip,
+        zoom-crop, colour jitter."""
+        image, masks, salient, unsure = self.raw(i)
         if augmented:
-            if rng.random() < 0.3 and len(self.salient_ids):
-                j = self.salient_ids[rng.integers(len(self.salient_ids))]
-                donor = self.c["images"][self.c["inst_image"][j]]
-                image, masks, salient = augment.copy_paste(rng, image, masks, salient, donor, self.c["inst_masks"][j])
+            if rng.random() < paste_prob and len(self.salient_ids):
+                for _ in range(rng.integers(1, max_pasted + 1)):
+                    j = self.salient_ids[rng.integers(len(self.salient_ids))]
+                    donor = self.c["images"][self.c["inst_image"][j]]
+                    image, masks, salient, unsure = augment.copy_paste(rng, image, masks, salient, donor,
+                                                                       self.c["inst_masks"][j], unsure)
+            both = np.concatenate([masks, unsure[None]])  # unsure pixels move with the picture
             if rng.random() < 0.5:
-                image, masks = augment.hflip(image, masks)
+                image, both = augment.hflip(image, both)
             if rng.random() < 0.5:
-                image, masks = augment.zoom_crop(rng, image, masks)
+                image, both = augment.zoom_crop(rng, image, both)
+            masks, unsure = both[:-1], both[-1]
             image = augment.colour_jitter(rng, image)
         keep = masks.reshape(len(masks), -1).any(1) if len(masks) else np.zeros(0, bool)
         masks, salient = masks[keep], salient[keep]
@@ -72,6 +83,7 @@ class CachedDataset:
             "boxes": torch.from_numpy(boxes[salient]),
             "ignore": torch.from_numpy(boxes[~salient]),
             "masks": torch.from_numpy(np.ascontiguousarray(masks[salient])),
+            "unsure": torch.from_numpy(np.ascontiguousarray(unsure)),
         }
 
 
@@ -81,9 +93,9 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
     device = model.anchors.device
     x = model.normalise(torch.from_numpy(np.stack(images_bgr)[..., ::-1].copy()).to(device))
     targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
-    logits, deltas, seg_map = model.features(x)
+    logits, deltas, seg_map, fine = model.features(x)
     cls, box = detection_loss(logits, deltas, model.anchors, targets, loss_cfg)
-    bidx, mboxes, mmasks = [], [], []
+    bidx, mboxes, mmasks, munsure = [], [], [], []
     for i, t in enumerate(targets):
         n = len(t["boxes"])
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
@@ -91,10 +103,14 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
             bidx.append(i)
             mboxes.append(t["boxes"][j])
             mmasks.append(t["masks"][j])
+            munsure.append(t["unsure"] if "unsure" in t else torch.zeros_like(t["masks"][j]))
     if bidx:
         bidx_t, mboxes_t = torch.tensor(bidx, device=device), torch.stack(mboxes)
-        logits_m = model.mask_logits(seg_map, bidx_t, mboxes_t)
-        msk = mask_loss(logits_m, torch.stack(mmasks), mboxes_t, model.cfg.strides[0])
+        gt, unsure = torch.stack(mmasks), torch.stack(munsure)
+        coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True)
+        msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure)
+        if model.refiner is not None:  # the stride-8 logits stay supervised; the refiner adds detail
+            msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure)
     else:
         msk = seg_map.sum() * 0
     return cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
@@ -134,7 +150,7 @@ def pick_device(name):
     return torch.device(name)
 
 
-def train(cfg: TrainConfig, max_minutes=None, device="auto"):
+def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
     device = pick_device(device)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -157,6 +173,13 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto"):
         rng.bit_generator.state = ckpt["rng"]
         torch.set_rng_state(ckpt["torch_rng"].cpu())
         print(f"resumed from {last} at step {step}")
+    elif init:
+        from .checkpoint import read_checkpoint
+        state = read_checkpoint(init, device)["model"]
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected:
+            raise SystemExit(f"error: {init} does not fit this network: {unexpected[:3]}")
+        print(f"initialised from {init}" + (f" (new: {sorted({k.split('.')[0] for k in missing})})" if missing else ""))
     print(f"training on {device}")
     with open(os.path.join(cfg.out, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=1)
@@ -208,6 +231,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--backbone", default=d.net.backbone, choices=["lite0", "lite1", "lite2", "resnet50"])
     p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
+    p.add_argument("--mask-stride", type=int, default=4, choices=[4, 8],
+                   help="4: finer masks through the stride-4 refiner (default); 8: the paper's stride-8 masks")
+    p.add_argument("--init", help="start from this checkpoint's weights (a trained model; new parts start fresh)")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-augment", action="store_true", help="no augmentation at all (ablation)")
@@ -218,10 +244,10 @@ def main(argv=None):
     cfg = TrainConfig(cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment,
-                      net=NetConfig(backbone=a.backbone, masking=a.masking))
+                      net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
-    train(cfg, a.max_minutes, a.device)
+    train(cfg, a.max_minutes, a.device, a.init)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ from pycocotools import mask as mask_utils
 
 from model import formats
 from model.cache import build
-from model.splits import coco_salient_rule, shared_datasets
+from model.splits import geometric_rule, shared_datasets
 
 
 @pytest.fixture(scope="module")
 def coco_sample(data_root):
-    s = formats.yolo_seg(os.path.join(data_root, "coco128-seg"), coco_salient_rule)[1]
+    s = formats.yolo_seg(os.path.join(data_root, "coco128-seg"), geometric_rule)[1]
     image, masks, salient = s.load()
     return s, image, masks
 
@@ -89,7 +89,7 @@ def test_broken_annotations_name_the_file(tmp_path, data_root):
     src = sorted(os.listdir(os.path.join(data_root, "coco128-seg", "images", "train2017")))[0]
     shutil.copy(os.path.join(data_root, "coco128-seg", "images", "train2017", src), root / "images" / "x" / "a.jpg")
     (root / "labels" / "x" / "a.txt").write_text("0 0.1 0.1 0.5\n")
-    [s] = formats.yolo_seg(str(root), coco_salient_rule)
+    [s] = formats.yolo_seg(str(root), geometric_rule)
     with pytest.raises(formats.AnnotationError, match=r"a\.txt: line 1: a polygon needs"):
         s.load()
     bad = tmp_path / "via"

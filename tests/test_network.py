@@ -18,7 +18,7 @@ def real_batch(data_root):
     image, masks, _ = s.load()
     img, small = resize_sample(image, masks, 128)
     t = {"boxes": torch.from_numpy(masks_to_boxes(small)), "ignore": torch.zeros(0, 4),
-         "masks": torch.from_numpy(small)}
+         "masks": torch.from_numpy(small), "unsure": torch.zeros(small.shape[1:], dtype=torch.bool)}
     return img, t
 
 
@@ -47,5 +47,29 @@ def test_resnet50_loads_a_weights_file(tmp_path):
     dst = ResNet50(str(path))
     for k, v in src.state_dict().items():
         assert torch.equal(v, dst.state_dict()[k])
-    feats = dst.eval()(torch.zeros(1, 3, 128, 128))
+    fine, *feats = dst.eval()(torch.zeros(1, 3, 128, 128))
     assert [f.shape[1] for f in feats] == dst.out_channels and feats[0].shape[-1] == 16
+    assert fine.shape[1] == dst.fine_channels and fine.shape[-1] == 32
+
+
+def test_finer_masks_have_stride_4_and_start_as_the_coarse_ones(real_batch):
+    """A refiner added to a trained network changes nothing until it is trained (zero last conv);
+    its masks are twice as fine; it trains (gradient reaches it)."""
+    torch.manual_seed(0)
+    img, t = real_batch
+    coarse_net = S4Net(NetConfig(image_size=128, mask_stride=8), pretrained=False).eval()
+    fine_net = S4Net(NetConfig(image_size=128, mask_stride=4), pretrained=False).eval()
+    missing, unexpected = fine_net.load_state_dict(coarse_net.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("refiner.") for k in missing)
+    x = torch.from_numpy(img[None])
+    with torch.no_grad():
+        b8, s8, m8 = coarse_net.infer(x, torch.tensor([0.0]))
+        b4, s4, m4 = fine_net.infer(x, torch.tensor([0.0]))
+    assert torch.equal(b8, b4) and m8.shape[1:] == (16, 16) and m4.shape[1:] == (32, 32)
+    up = torch.nn.functional.interpolate(torch.logit(m8[:, None].clamp(1e-6, 1 - 1e-6)), scale_factor=2.0,
+                                         mode="bilinear", align_corners=False).sigmoid()[:, 0]
+    assert torch.allclose(up, m4, atol=1e-4)
+    fine_net.train()
+    loss, parts = training_step(fine_net, [img], [t], LossConfig(), np.random.default_rng(0))
+    loss.backward()
+    assert fine_net.refiner.out.weight.grad.abs().sum() > 0

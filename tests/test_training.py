@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from model.cache import build
+from model.cache import build, unpack
 from model.config import LossConfig, NetConfig, TrainConfig
 from model.s4net import S4Net
 from model.splits import shared_datasets
@@ -15,7 +15,7 @@ def test_loss_decreases_on_real_images(data_root):
     samples = shared_datasets(data_root)
     pick = [s for s in samples if s.group == "davis/bear"][:2] + [s for s in samples if s.group == "balloon"][:2]
     arrays, _ = build(pick, 192)
-    data = CachedDataset(arrays)
+    data = CachedDataset(unpack(arrays))
     batch = [data.sample(rng, i, augmented=False) for i in range(len(pick))]
     images, targets = [b[0] for b in batch], [b[1] for b in batch]
     net = S4Net(NetConfig(image_size=192)).train()
