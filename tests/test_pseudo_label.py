@@ -117,7 +117,7 @@ def test_teacher_rule_on_hand_made_cases():
 def test_geometric_rule_on_hand_made_cases():
     h = w = 100
     masks = np.stack([square(h, w, 30, 70, 30, 70),   # big and central: salient
-                      square(h, w, 0, 30, 0, 30),     # big but in a corner: ignored
+                      square(h, w, 0, 12, 0, 100),    # big but along the top edge: ignored
                       square(h, w, 45, 50, 45, 50)])  # central but small: ignored
     keep, salient = geometric_rule(masks)
     assert keep.all() and salient.tolist() == [True, False, False]
