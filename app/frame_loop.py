@@ -1,6 +1,10 @@
 """The one frame loop: any source of Frames in, Results out, for the video command, still images
-and the live session alike. Each result's timings start with 'decode' (reading the frame)."""
+and the live session alike. Each result's timings start with 'decode' (reading the frame).
+`prefetch` decodes ahead in a thread, so decoding overlaps inference (frame order is kept)."""
+import dataclasses
+import queue
 import sys
+import threading
 import time
 
 import cv2
@@ -22,6 +26,47 @@ def results(frames, pipeline: Pipeline):
                                   name=frame.name)
         result.timings = {"decode": decode, **result.timings}
         yield result
+
+
+def prefetch(frames, depth=4):
+    """The same Frames, read ahead by a background thread into a bounded queue; each Frame's
+    decode_ms is measured there. Stops reading when the consumer stops (break, Ctrl-C)."""
+    q = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce():
+        it = iter(frames)
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                f = next(it, end)
+                if f is not end and f.decode_ms is None:
+                    f = dataclasses.replace(f, decode_ms=(time.perf_counter() - t0) * 1000)
+                while not stop.is_set():
+                    try:
+                        q.put(f, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if f is end:
+                    return
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    thread = threading.Thread(target=produce, daemon=True, name="decode")
+    thread.start()
+    try:
+        while True:
+            f = q.get()
+            if f is end:
+                return
+            if isinstance(f, BaseException):
+                raise f
+            yield f
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 def image_frames(paths, warn=lambda msg: print(msg, file=sys.stderr)):

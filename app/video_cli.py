@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from .drawing import DrawStyle
 from .engine import Engine, EngineError
-from .frame_loop import image_frames, results
+from .frame_loop import image_frames, prefetch, results
 from .mask_files import IMAGE_WRITE_EXTS, MaskWriter, OutputError, make_folder, write_image_atomic
 from .pipeline import Pipeline
 from .selection import Selection
@@ -75,7 +75,7 @@ def run_video(args):
     bar = tqdm(total=reader.expected_frames, unit="frame", desc="video", dynamic_ncols=True)
     t_start = time.perf_counter()
     try:
-        for r in results(reader, pipe):
+        for r in results(prefetch(reader), pipe):
             writer.write(r.overlay, r.time)
             if masks:
                 masks.add(r)

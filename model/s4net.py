@@ -13,13 +13,20 @@ from .config import NetConfig
 from .nms_op import nms
 
 
+def conv3x3(cin, cout, separable=False):
+    """A 3x3 conv, or its depthwise-separable form (3x3 per channel, then 1x1 across channels)."""
+    if not separable:
+        return nn.Conv2d(cin, cout, 3, padding=1)
+    return nn.Sequential(nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1))
+
+
 class FPN(nn.Module):
     """Lateral 1x1 + bilinear top-down + 3x3 smoothing; P6 = stride-2 max-pool of P5."""
 
-    def __init__(self, in_channels, ch):
+    def __init__(self, in_channels, ch, separable=False):
         super().__init__()
         self.lateral = nn.ModuleList(nn.Conv2d(c, ch, 1) for c in in_channels)
-        self.smooth = nn.ModuleList(nn.Conv2d(ch, ch, 3, padding=1) for _ in in_channels[:-1])
+        self.smooth = nn.ModuleList(conv3x3(ch, ch, separable) for _ in in_channels[:-1])
 
     def forward(self, feats):
         p = self.lateral[-1](feats[-1])  # top level: 1x1 conv of C5
@@ -33,9 +40,9 @@ class FPN(nn.Module):
 
 
 class DetectionHead(nn.Module):
-    def __init__(self, ch, mid, num_anchors):
+    def __init__(self, ch, mid, num_anchors, separable=False):
         super().__init__()
-        self.conv = nn.Conv2d(ch, mid, 3, padding=1)
+        self.conv = conv3x3(ch, mid, separable)
         self.cls = nn.Conv2d(mid, num_anchors * 2, 3, padding=1)
         self.reg = nn.Conv2d(mid, num_anchors * 4, 3, padding=1)
         nn.init.normal_(self.cls.weight, std=0.01)
@@ -138,10 +145,10 @@ class S4Net(nn.Module):
         if cfg.masking not in ("ternary", "binary", "roialign"):
             raise ValueError(f"unknown masking {cfg.masking!r}")
         self.backbone = build_backbone(cfg.backbone, pretrained, backbone_weights)
-        self.fpn = FPN(self.backbone.out_channels, cfg.fpn_channels)
+        self.fpn = FPN(self.backbone.out_channels, cfg.fpn_channels, cfg.separable)
         self.num_anchors = 3
-        self.head = DetectionHead(cfg.fpn_channels, cfg.head_channels, self.num_anchors)
-        self.seg_feature = nn.Conv2d(cfg.fpn_channels, cfg.seg_channels, 3, padding=1)
+        self.head = DetectionHead(cfg.fpn_channels, cfg.head_channels, self.num_anchors, cfg.separable)
+        self.seg_feature = conv3x3(cfg.fpn_channels, cfg.seg_channels, cfg.separable)
         self.branch = SegmentationBranch(cfg.seg_channels, *cfg.branch_channels)
         if cfg.mask_stride not in (cfg.strides[0], cfg.strides[0] // 2):
             raise ValueError(f"mask_stride must be {cfg.strides[0]} or {cfg.strides[0] // 2}, not {cfg.mask_stride}")

@@ -176,10 +176,11 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
     elif init:
         from .checkpoint import read_checkpoint
         state = read_checkpoint(init, device)["model"]
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected:
-            raise SystemExit(f"error: {init} does not fit this network: {unexpected[:3]}")
-        print(f"initialised from {init}" + (f" (new: {sorted({k.split('.')[0] for k in missing})})" if missing else ""))
+        own = model.state_dict()
+        fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(fitting, strict=False)
+        fresh = sorted({".".join(k.split(".")[:2]) for k in own if k not in fitting})
+        print(f"initialised from {init}: {len(fitting)} of {len(own)} tensors" + (f"; new: {fresh}" if fresh else ""))
     print(f"training on {device}")
     with open(os.path.join(cfg.out, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=1)
@@ -233,6 +234,8 @@ def main(argv=None):
     p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
     p.add_argument("--mask-stride", type=int, default=4, choices=[4, 8],
                    help="4: finer masks through the stride-4 refiner (default); 8: the paper's stride-8 masks")
+    p.add_argument("--dense", action="store_true",
+                   help="full 3x3 convs in FPN/head/segmentation feature (the paper's) instead of separable ones")
     p.add_argument("--init", help="start from this checkpoint's weights (a trained model; new parts start fresh)")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -244,7 +247,8 @@ def main(argv=None):
     cfg = TrainConfig(cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment,
-                      net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride))
+                      net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride,
+                                    separable=not a.dense))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
     train(cfg, a.max_minutes, a.device, a.init)

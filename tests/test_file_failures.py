@@ -62,7 +62,7 @@ def test_out_equal_to_input_is_refused_and_the_input_untouched(tmp_path, clip_wi
     assert digest(clip) == before and sorted(os.listdir(tmp_path)) == ["clip.mp4"]
 
 
-@pytest.mark.parametrize("ext", [".webm", ".gif", ".avi", ""])
+@pytest.mark.parametrize("ext", [".gif", ".avi", ".flv", ""])  # .webm is VP9 since the effects work
 def test_output_formats_the_encoder_cannot_write(tmp_path, clip_with_audio, ext):
     one_line_error(run_main("--video", clip_with_audio, "--out", str(tmp_path / f"o{ext}")), "cannot write")
     assert os.listdir(tmp_path) == []

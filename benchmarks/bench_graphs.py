@@ -1,0 +1,83 @@
+"""Bare-graph speed of S4Net graphs (and a peer graph, e.g. YOLO11n-seg's ONNX export) on the
+CPU provider, as ratios: every graph runs once per round, in turn, for many rounds in one process,
+so machine load hits all of them alike.
+
+    python -m benchmarks.bench_graphs assets/s4net.onnx assets/s4net.int8.onnx --peer yolo11n-seg.onnx
+
+S4Net graphs get a real frame of the bundled clip (the bunny and its neighbours: a few instances,
+as in use) and the default threshold; a peer graph gets the same frame as float32 NCHW RGB in 0..1
+(the Ultralytics convention). The peer graph is only timed (the project does not depend on it).
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from app.video_io import VideoReader  # noqa: E402
+from benchmarks.common import SAMPLE  # noqa: E402
+from contracts import graph as G  # noqa: E402
+
+
+def session(path, threads):
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads:
+        opts.intra_op_num_threads = threads
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def feed_for(sess, frame):
+    inputs = sess.get_inputs()
+    names = [i.name for i in inputs]
+    if names == G.INPUTS:
+        size = int(sess.get_modelmeta().custom_metadata_map[G.META_INPUT_SIZE])
+        img = cv2.resize(frame, (size, size), interpolation=cv2.INTER_AREA)[None]
+        return {G.INPUT_IMAGE: img, G.INPUT_THRESHOLD: np.array([0.5], np.float32)}, "s4net"
+    shape = inputs[0].shape
+    size = shape[2] if isinstance(shape[2], int) else 320
+    rgb = cv2.resize(frame, (size, size))[..., ::-1].transpose(2, 0, 1)[None].astype(np.float32) / 255
+    return {names[0]: np.ascontiguousarray(rgb)}, "peer"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("graphs", nargs="+", help="S4Net ONNX graphs (the first is the reference)")
+    p.add_argument("--peer", action="append", default=[], help="a peer ONNX graph (timed as it is)")
+    p.add_argument("--rounds", type=int, default=200)
+    p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0 = all cores)")
+    p.add_argument("--frame", type=int, default=30, help="which frame of the bundled clip")
+    a = p.parse_args(argv)
+    frame = next(f.image for f in VideoReader(SAMPLE) if f.index == a.frame)
+    runs = []
+    for path in a.graphs + a.peer:
+        sess = session(path, a.threads)
+        feed, kind = feed_for(sess, frame)
+        out = sess.run(None, feed)
+        runs.append({"path": path, "sess": sess, "feed": feed, "kind": kind, "times": [],
+                     "instances": len(out[1]) if kind == "s4net" else None})
+    for r in runs:  # warm-up
+        for _ in range(10):
+            r["sess"].run(None, r["feed"])
+    for _ in range(a.rounds):
+        for r in runs:
+            t = time.perf_counter()
+            r["sess"].run(None, r["feed"])
+            r["times"].append((time.perf_counter() - t) * 1000)
+    ref = statistics.median(runs[0]["times"])
+    print(f"{'graph':<34} {'instances':>9} {'median ms':>10} {'p95 ms':>8} {'vs first':>9}   "
+          f"({a.rounds} alternating rounds, {os.cpu_count()} cores)")
+    for r in runs:
+        med = statistics.median(r["times"])
+        inst = "-" if r["instances"] is None else r["instances"]
+        print(f"{os.path.basename(r['path']):<34} {inst:>9} {med:>10.2f} {np.percentile(r['times'], 95):>8.2f} "
+              f"{med / ref:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()
