@@ -19,7 +19,8 @@ from contracts import graph as G
 from .results import Result
 
 DEFAULT_MODEL = os.path.join(ASSETS_DIR, "s4net.onnx")
-FP16_SUFFIX = ".fp16.onnx"
+FP16_SUFFIX = ".fp16.onnx"   # the same model in float16: the default on CUDA
+INT8_SUFFIX = ".int8.onnx"   # the same model with int8 convolutions: the default on the CPU, when shipped
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 
 
@@ -56,8 +57,13 @@ class Engine:
         # auto tries CUDA only where a GPU could run it; elsewhere it is plainly the CPU
         want_cuda = device == "cuda" or (device == "auto" and CUDA in available and has_nvidia_gpu())
         fp32_path = model_path
+        cpu_path = fp32_path
+        if not explicit and os.path.isfile(model_path[:-5] + INT8_SUFFIX):
+            cpu_path = model_path[:-5] + INT8_SUFFIX  # int8 convolutions: faster on x86 CPUs, same instances
         if want_cuda and not explicit and os.path.isfile(model_path[:-5] + FP16_SUFFIX):
             model_path = model_path[:-5] + FP16_SUFFIX  # the float16 graph is for GPUs
+        elif not want_cuda:
+            model_path = cpu_path
         opts = ort.SessionOptions()
         opts.log_severity_level = 3  # the provider fallback is reported by us, in one line
         if threads:
@@ -78,9 +84,9 @@ class Engine:
             if device == "cuda":
                 raise EngineError(f"CUDA was requested but the session runs on {self.provider}: {reason}")
             log(f"running on the CPU: {reason}")
-            if model_path != fp32_path:  # float16 is slower than float32 on the CPU provider
-                self.model_path = fp32_path
-                self.session = self._open(ort, fp32_path, opts, [CPU])
+            if model_path != cpu_path:  # float16 is slower than float32 on the CPU provider
+                self.model_path = cpu_path
+                self.session = self._open(ort, cpu_path, opts, [CPU])
                 self.provider = self.session.get_providers()[0]
         self.meta = meta = self._check_graph()
         self.input_size = int(meta[G.META_INPUT_SIZE])

@@ -37,7 +37,7 @@ COPYABLE_AUDIO = {"mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus"}, "mov": {
                   "webm": {"opus", "vorbis"}}
 # per codec: pixel format and encoder options (speed first: the encoder shares the CPU with inference)
 CODEC_SETTINGS = {
-    "libx264": ("yuv420p", {"crf": "18", "preset": "veryfast"}),
+    "libx264": ("yuv420p", {"crf": "18", "preset": "superfast"}),  # 7.1 ms/frame at 720p vs 10.2 veryfast (README)
     "libvpx-vp9": ("yuv420p", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}),
     "prores_ks": ("yuva444p10le", {"profile": "4", "vendor": "apl0"}),
 }

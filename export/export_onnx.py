@@ -45,7 +45,7 @@ def metadata(net, precision, ckpt):
         "normalisation": "ImageNet mean/std, inside the graph", G.META_MASK_STRIDE: str(cfg.mask_stride),
         G.META_THRESHOLD: str(cfg.score_threshold), G.META_MAX_DETECTIONS: str(cfg.max_detections),
         G.META_BACKBONE: cfg.backbone, "masking": cfg.masking, G.META_PRECISION: precision,
-        "training_data": "DAVIS 2016 train (22 of 27 sequences), coco128-seg, balloon (see README)",
+        "training_data": json.dumps(ckpt["data_sources"]) if ckpt.get("data_sources") else "see the README",
         "training_steps": str(ckpt.get("step", "")),
         "net_config": json.dumps(cfg.to_dict()),
     }

@@ -1,7 +1,8 @@
 """Put a trained checkpoint into assets/: a slim PyTorch checkpoint (weights + config, no optimiser),
-the float32 ONNX graph and its float16 variant.
+the float32 ONNX graph, its float16 variant (the app's CUDA graph) and its int8 variant (the app's
+CPU graph; calibrated on training frames of --data).
 
-    python -m export.ship --checkpoint runs/s4net/last.pt
+    python -m export.ship --checkpoint runs/s4net/last.pt --data ../shared/data
 """
 import argparse
 import os
@@ -13,12 +14,15 @@ from assets import ASSETS_DIR as ASSETS
 from model.checkpoint import CheckpointError, load_checkpoint
 
 from .export_onnx import cpu_latency_ms, export
+from .quantize import calibration_frames, quantize
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--assets", default=ASSETS)
+    p.add_argument("--data", default="../shared/data", help="shared data: int8 calibration frames")
+    p.add_argument("--no-int8", action="store_true", help="no int8 graph (the app then uses float32 on the CPU)")
     a = p.parse_args(argv)
     try:
         net, ckpt = load_checkpoint(a.checkpoint)
@@ -32,9 +36,16 @@ def main(argv=None):
     fp32 = export(net, os.path.join(a.assets, "s4net.onnx"), net.cfg.image_size, ckpt=ckpt)
     net, _ = load_checkpoint(a.checkpoint)
     fp16 = export(net, os.path.join(a.assets, "s4net.fp16.onnx"), net.cfg.image_size, fp16=True, ckpt=ckpt)
-    for path in (pt, fp32, fp16):
+    paths = [pt, fp32, fp16]
+    int8 = os.path.join(a.assets, "s4net.int8.onnx")
+    if a.no_int8:
+        if os.path.exists(int8):
+            os.remove(int8)  # an int8 graph of another model must not be picked up
+    else:
+        paths.append(quantize(fp32, int8, calibration_frames(a.data, 120, net.cfg.image_size)))
+    for path in paths:
         print(f"{path}: {os.path.getsize(path) / 2 ** 20:.1f} MB")
-    print(f"CPU provider latency: float32 {cpu_latency_ms(fp32):.1f} ms, float16 {cpu_latency_ms(fp16):.1f} ms")
+    print("CPU provider latency: " + ", ".join(f"{os.path.basename(p)} {cpu_latency_ms(p):.1f} ms" for p in paths[1:]))
 
 
 if __name__ == "__main__":

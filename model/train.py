@@ -52,6 +52,7 @@ class CachedDataset:
             sel = sources == src
             w[sel] = SOURCE_SHARE.get(src, 0.1) / sel.sum()
         self.weights = w / w.sum()
+        self.sources = {str(k): int(v) for k, v in zip(*np.unique(sources, return_counts=True))}
 
     def raw(self, i):
         ids = self.by_image[i]
@@ -133,9 +134,10 @@ def lr_at(step, cfg: TrainConfig):
     return cfg.lr * factor * min(1.0, (step + 1) / cfg.warmup)
 
 
-def save_checkpoint(path, model, opt, step, rng, cfg, history):
+def save_checkpoint(path, model, opt, step, rng, cfg, history, data_sources=None):
     tmp = path + ".tmp"
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                "data_sources": data_sources or {},
                 "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "net_config": model.cfg.to_dict(), "train_config": dataclasses.asdict(cfg),
                 "history": history}, tmp)
@@ -209,7 +211,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
             if step % 50 == 0:
                 history.append({"step": step, **running})
             if time.time() - t_ckpt > cfg.checkpoint_minutes * 60:
-                save_checkpoint(last, model, opt, step, rng, cfg, history)
+                save_checkpoint(last, model, opt, step, rng, cfg, history, data.sources)
                 t_ckpt = time.time()
             if max_minutes and time.time() - t_start > max_minutes * 60:
                 break
@@ -217,7 +219,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
         print("\ninterrupted: saving checkpoint")
     finally:
         bar.close()
-        save_checkpoint(last, model, opt, step, rng, cfg, history)
+        save_checkpoint(last, model, opt, step, rng, cfg, history, data.sources)
         print(f"checkpoint {last} at step {step}")
     return model, step
 
