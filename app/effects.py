@@ -17,8 +17,6 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from contracts.masks import paste_probabilities
-
 from .drawing import DrawStyle, draw
 from .results import Result
 
@@ -71,16 +69,6 @@ def foreground_alpha(result: Result, feather=2.0):
         return hard.astype(np.float32)
     k = 2 * int(np.ceil(3 * feather)) + 1
     return np.clip(cv2.GaussianBlur(hard.astype(np.float32), (k, k), feather), 0.0, 1.0)
-
-
-def soft_probabilities(result: Result):
-    """Max over instances of the bilinearly sampled probability inside each box (H, W) float32."""
-    out = np.zeros(result.frame_size, np.float32)
-    for i in range(len(result)):
-        x0, y0, crop = paste_probabilities(result.maps[i], result.boxes[i], result.frame_size)
-        h, w = crop.shape
-        np.maximum(out[y0:y0 + h, x0:x0 + w], crop, out=out[y0:y0 + h, x0:x0 + w])
-    return out
 
 
 def blurred(frame, strength):

@@ -118,6 +118,3 @@ class Result:
             cut[..., 3] = inst.mask.astype(np.uint8) * 255
             out.append((inst, cut))
         return out
-
-    def total_ms(self):
-        return float(sum(self.timings.values()))

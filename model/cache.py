@@ -1,9 +1,11 @@
 """A compact copy of the training data at the training resolution (one .npz per split), so training
 reads no JPEGs and the copy can travel to a GPU machine. Broken samples are reported and skipped.
 
-    python -m model.cache --data ../shared/data --teacher-maps teacher_maps/isnet --out data_cache
+    python -m model.cache --data ../shared/data --teacher isnet_fp16.onnx --preset isnet \
+        --teacher-maps teacher_maps/isnet --out data_cache
 
-With --teacher-maps (made by model.pseudo_label), COCO's salient instances come from the teacher
+With --teacher, the teacher first labels what has no map yet in --teacher-maps (model.pseudo_label:
+resumable, so a stopped run goes on where it stopped). With --teacher-maps, COCO's salient instances come from the teacher
 rule and the unlabelled photos join as pseudo-labelled data (see model/splits.py); without, the
 geometric rule and no unlabelled photos. Per image it also stores the pixels the teacher was unsure
 of (left out of the mask loss).
@@ -75,8 +77,17 @@ def main(argv=None):
     p.add_argument("--data", default="../shared/data")
     p.add_argument("--out", default="data_cache")
     p.add_argument("--teacher-maps", help="saliency maps from model.pseudo_label (teacher rule + unlabelled)")
+    p.add_argument("--teacher", help="teacher ONNX file: label what has no map yet first (needs --teacher-maps)")
+    p.add_argument("--preset", default="isnet", help="the teacher's pre-processing (isnet or u2net)")
     p.add_argument("--size", type=int, default=320)
     a = p.parse_args(argv)
+    if a.teacher:
+        if not a.teacher_maps:
+            p.error("--teacher needs --teacher-maps (where the maps go)")
+        from .pseudo_label import main as pseudo_label
+        status = pseudo_label(["--teacher", a.teacher, "--preset", a.preset, "--data", a.data, "--out", a.teacher_maps])
+        if status:
+            sys.exit(status)
     try:
         samples = shared_datasets(a.data, a.teacher_maps)
     except (FileNotFoundError, AnnotationError) as e:
