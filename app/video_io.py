@@ -11,6 +11,8 @@ the cut-out effect): .webm: VP9 yuva420p; .mov: ProRes 4444 (yuva444p10le).
 """
 import errno
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -300,8 +302,6 @@ class BackgroundWriter:
     next frame's inference; frame order is kept. A write error is raised again on the next call."""
 
     def __init__(self, writer, depth=4):
-        import queue
-        import threading
         self.writer = writer
         self._queue = queue.Queue(maxsize=depth)
         self._error = None
@@ -313,19 +313,33 @@ class BackgroundWriter:
             item = self._queue.get()
             if item is None:
                 return
-            if self._error is None:
+            if self._error is None:  # after an error, drain without writing so no caller blocks
                 try:
                     self.writer.write(*item)
                 except BaseException as e:  # kept for the caller's thread
                     self._error = e
+
+    @property
+    def error(self):
+        """The exception that stopped the writing, or None."""
+        return self._error
 
     def _raise(self):
         if self._error is not None:
             raise self._error
 
     def write(self, image, t=None):
+        """Queue a frame (waits while the queue is full); raises an earlier write error."""
         self._raise()
         self._queue.put((image, t))
+
+    def offer(self, image, t=None):
+        """Queue a frame if there is room, never waiting; False when it was dropped."""
+        try:
+            self._queue.put_nowait((image, t))
+            return True
+        except queue.Full:
+            return False
 
     def _drain(self):
         if self._thread.is_alive():

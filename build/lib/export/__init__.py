@@ -1,1 +1,0 @@
-"""ONNX export of a trained S4Net checkpoint, and the PyTorch/onnxruntime parity check."""
