@@ -187,13 +187,15 @@ def main(argv=None):
     data.add_argument("--binary-masks", nargs=2, metavar=("IMAGES", "MASKS"),
                       help="folder of images and folder of binary PNG masks (J and AP, one region each)")
     p.add_argument("--images", help="image folder for --coco-json")
+    p.add_argument("--teacher-maps", help="with --data: teacher maps (model.pseudo_label): COCO's salient "
+                                          "instances by the teacher rule, and the unlabelled validation photos")
     p.add_argument("--threshold", type=float, default=0.5, help="score threshold for J")
     p.add_argument("--limit", type=int, help="evaluate only the first N images (quick checks)")
     p.add_argument("--json", help="write the results here")
     a = p.parse_args(argv)
     try:
         if a.data:
-            samples = [s for s in shared_datasets(a.data) if s.split == "val"]
+            samples = [s for s in shared_datasets(a.data, a.teacher_maps) if s.split == "val"]
         elif a.coco_json:
             if not a.images:
                 sys.exit("error: --coco-json needs --images")

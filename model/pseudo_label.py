@@ -89,7 +89,8 @@ def map_path(out_dir, rel_image_path):
 
 def read_map(out_dir, rel_image_path):
     """The stored map as float32 0..1, or None when there is none."""
-    m = cv2.imread(map_path(out_dir, rel_image_path), cv2.IMREAD_GRAYSCALE)
+    path = map_path(out_dir, rel_image_path)
+    m = cv2.imread(path, cv2.IMREAD_GRAYSCALE) if os.path.exists(path) else None
     return None if m is None else m.astype(np.float32) / 255.0
 
 

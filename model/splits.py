@@ -86,6 +86,10 @@ class TeacherRule:
         from .pseudo_label import read_map
         return read_map(self.maps_dir, os.path.relpath(image_path, self.data_root))
 
+    def has_map(self, image_path):
+        from .pseudo_label import map_path
+        return os.path.exists(map_path(self.maps_dir, os.path.relpath(image_path, self.data_root)))
+
     def __call__(self, masks, image_path):
         sal = self.saliency(image_path)
         if sal is None or (len(masks) and sal.shape != masks.shape[1:]):
@@ -117,14 +121,19 @@ def _split_every(samples, every=IMAGE_VAL_EVERY):
 
 
 def unlabelled(data_root, rule: TeacherRule):
-    """Photos without masks, labelled by the teacher's maps (those without a map are left out)."""
+    """Photos without masks, labelled by the teacher's maps. The split is by position among all the
+    photos (every eighth is validation), so it does not move as more maps are made; photos without
+    a map yet are left out."""
     root = os.path.join(data_root, "unlabelled")
-    samples = []
+    samples, index = [], -1
     for sub in sorted(os.listdir(root)):
         d = os.path.join(root, sub)
         for name in sorted(os.listdir(d)):
             path = os.path.join(d, name)
-            if os.path.splitext(name)[1].lower() not in formats.IMAGE_EXTS or rule.saliency(path) is None:
+            if os.path.splitext(name)[1].lower() not in formats.IMAGE_EXTS:
+                continue
+            index += 1
+            if not rule.has_map(path):
                 continue
 
             def load(h, w, path=path):
@@ -138,6 +147,7 @@ def unlabelled(data_root, rule: TeacherRule):
                 return pseudo_instances(rule.saliency(path))[2]
             s = formats.Sample(path, f"unlabelled/{sub}-{os.path.splitext(name)[0]}", load)
             s.load_unsure = unsure
+            s.split = "val" if index % IMAGE_VAL_EVERY == 0 else "train"
             samples.append(s)
     return samples
 
@@ -178,7 +188,7 @@ def shared_datasets(data_root, teacher_maps=None):
             samples += _split_every(formats.instance_pngs(os.path.join(d, "images"), os.path.join(d, "masks"),
                                                           group_prefix=name))
     if teacher_maps and os.path.isdir(os.path.join(data_root, "unlabelled")):
-        samples += _split_every(unlabelled(data_root, rule))
+        samples += unlabelled(data_root, rule)
     if not samples:
         raise FileNotFoundError(f"no known data set under {data_root} (davis2016-train, coco128-seg, balloon, ...)")
     return samples
