@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Optional
 
-from .capture import CaptureThread, describe_source, parse_source
+from .capture import CaptureThread, parse_source
 from .drawing import DrawStyle
 from .effects import Effect
 from .engine import Engine
@@ -104,14 +104,12 @@ class LiveSession:
         self.last_shown = None
         self.shown_count = 0
         self.recorder = None
-        self.source_name = ""
         self.message = ""
 
     # -- sources and threads --------------------------------------------------------------------
     def start(self, source):
         self.stop()
         src = parse_source(source)
-        self.source_name = describe_source(src)
         if self.pipeline.tracker:
             self.pipeline.tracker.reset()
         for meter in (self.capture_rate, self.inference_rate, self.shown_rate):
@@ -269,5 +267,6 @@ class LiveSession:
         except OSError as e:
             self._say(str(e))
             return None
-        self._say(f"recording saved: {path}" if path else "recording empty")
+        dropped = f" ({rec.dropped} frames dropped: the disk was slower than the display)" if rec.dropped else ""
+        self._say(f"recording saved: {path}{dropped}" if path else "recording empty")
         return path

@@ -176,7 +176,7 @@ class AudioCopier:
             self.out_stream = out.add_stream(fmt.audio_codec, rate=rate)
             cc = self.out_stream.codec_context
             self.resampler = av.AudioResampler(format=cc.format or "fltp", layout=cc.layout or "stereo", rate=rate)
-        self.in_stream, self.out, self.done = a, out, False
+        self.out, self.done = out, False
         self._items = self.src.demux(a) if self.copy else self.src.decode(a)
         self._pending = None
 

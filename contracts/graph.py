@@ -23,7 +23,6 @@ META_MAX_DETECTIONS = "max_detections"
 META_BACKBONE = "backbone"
 META_PRECISION = "precision"
 META_MASK_STRIDE = "mask_stride"
-REQUIRED_META = (META_MODEL_NAME, META_INPUT_SIZE)
 
 
 def contract_problem(input_names, output_names, meta):

@@ -81,7 +81,7 @@ def main(argv=None):
     if not os.path.isfile(a.model):
         sys.exit(f"error: model not found: {a.model}")
     meta = {m.key: m.value for m in onnx.load(a.model, load_external_data=False).metadata_props}
-    if G.contract_problem(G.INPUTS, G.OUTPUTS, meta):
+    if meta.get(G.META_MODEL_NAME) != G.MODEL_NAME or G.META_INPUT_SIZE not in meta:
         sys.exit(f"error: {a.model} is not an S4Net graph of this app")
     try:
         frames = calibration_frames(a.data, a.frames, int(meta[G.META_INPUT_SIZE]))

@@ -69,7 +69,6 @@ class TrainConfig:
     freeze_backbone_stages: int = 2    # stem + first stages stay frozen (BN is frozen everywhere)
     checkpoint_minutes: float = 5.0
     seed: int = 0
-    workers: int = 0
     threads: int = 2
     net: NetConfig = field(default_factory=NetConfig)
     loss: LossConfig = field(default_factory=LossConfig)
