@@ -61,6 +61,7 @@ def export(net, out_path, size, fp16=False, ckpt=None):
         # (onnxruntime's NonMaxSuppression is float32 only), inputs/outputs unchanged
         net = net.half()
         net.anchors = net.anchors.float()
+        net.pad_empty = True
     image = torch.zeros(1, size, size, 3, dtype=torch.uint8)
     thr = torch.tensor([net.cfg.score_threshold])
     with warnings.catch_warnings():

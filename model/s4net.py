@@ -155,6 +155,9 @@ class S4Net(nn.Module):
         self.refiner = MaskRefiner(self.backbone.fine_channels, cfg.refine_channels) \
             if cfg.mask_stride < cfg.strides[0] else None
         self.register_buffer("anchors", torch.zeros(0, 4), persistent=False)
+        # onnxruntime's float16 CPU kernels fail on convolutions over an empty batch (no instance
+        # found): the float16 export runs the mask path on one extra dummy box and drops it
+        self.pad_empty = False
         self.set_input_size(cfg.image_size)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
@@ -234,9 +237,13 @@ class S4Net(nn.Module):
         boxes = B.decode(deltas[0].float().index_select(0, idx), self.anchors.index_select(0, idx)).clamp(min=0.0).clamp(max=size)
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
-        batch_index = torch.zeros_like(keep)
-        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, boxes, fine).float())[:, 0]
-        return boxes, scores, masks
+        n = boxes.shape[0]
+        mask_boxes = boxes
+        if self.pad_empty:  # one dummy box, so no per-instance op ever sees an empty batch
+            mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, size, size]])])
+        batch_index = torch.zeros(mask_boxes.shape[0], dtype=torch.long, device=boxes.device)
+        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, mask_boxes, fine).float())[:, 0]
+        return boxes, scores, masks[:n]
 
     def train(self, mode=True):
         super().train(mode)

@@ -15,7 +15,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ASSETS = os.path.join(ROOT, "assets")
 MODEL = os.path.join(ASSETS, "s4net.onnx")
 MODEL_FP16 = os.path.join(ASSETS, "s4net.fp16.onnx")
-MODEL_INT8 = os.path.join(ASSETS, "s4net.int8.onnx")
 CHECKPOINT = os.path.join(ASSETS, "s4net_lite0.pt")
 SAMPLE = os.path.join(ASSETS, "sample.mp4")
 # a validation sequence: the shipped model never trained on it

@@ -70,7 +70,8 @@ def test_finds_the_salient_object_in_a_real_frame(engine, davis_frame):
     image, gt = davis_frame
     det = engine.run(image)
     assert len(det) >= 1
-    assert det.maps.shape[1:] == (40, 40) and np.all(np.diff(det.scores) <= 0)
+    side = engine.input_size // int(engine.meta["mask_stride"])   # 80: the refiner's stride-4 masks
+    assert det.maps.shape[1:] == (side, side) and side == 80 and np.all(np.diff(det.scores) <= 0)
     insts = det.instances()
     union = np.zeros(gt.shape, bool)
     for inst in insts:

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import CHECKPOINT, MODEL, MODEL_FP16, MODEL_INT8, ROOT
+from conftest import CHECKPOINT, MODEL, MODEL_FP16, ROOT
 from export.export_onnx import export
 from model.checkpoint import load_checkpoint
 from model.boxes import box_iou
@@ -97,36 +97,6 @@ def test_float16_graph_close_to_float32(frames):
         if k:
             assert np.abs(sc1[:k] - sc2[:k]).max() < 0.02
             assert box_iou(torch.from_numpy(b1[:k]), torch.from_numpy(b2)).max(1).values.min() > 0.95
-
-
-def test_int8_graph_finds_the_same_instances(data_root):
-    """The CPU default graph (int8 convolutions) against float32 on 24 real validation frames.
-    Quantization moves scores by a few hundredths, so an instance whose float32 score sits right at
-    the threshold may fall on the other side: counts must agree on at least 90% of the frames, and
-    every instance found by both must be the same object: box IoU > 0.85 and mask IoU > 0.8 (int8
-    noise moves a mask's edge by about one stride-4 cell)."""
-    assert os.path.exists(MODEL_INT8), "the shipped model includes its int8 graph"
-    s32 = ort.InferenceSession(MODEL, providers=["CPUExecutionProvider"])
-    s8 = ort.InferenceSession(MODEL_INT8, providers=["CPUExecutionProvider"])
-    assert s8.get_modelmeta().custom_metadata_map["precision"] == "int8"
-    root = os.path.join(data_root, "davis2016-train", "JPEGImages")
-    paths = [os.path.join(root, seq, f) for seq in ("boat", "elephant", "kite-walk", "paragliding", "stroller")
-             for f in sorted(os.listdir(os.path.join(root, seq)))[::10]][:24]
-    same_count, pairs = 0, 0
-    for p in paths:
-        image = cv2.resize(cv2.imread(p), (320, 320), interpolation=cv2.INTER_AREA)
-        (b1, sc1, m1), (b2, sc2, m2) = run_onnx(s32, image, 0.5), run_onnx(s8, image, 0.5)
-        same_count += len(sc1) == len(sc2)
-        if len(sc1) and len(sc2):
-            iou = box_iou(torch.from_numpy(b1), torch.from_numpy(b2)).numpy()
-            for i, j in enumerate(iou.argmax(1)):
-                if iou[i, j] < 0.5:
-                    continue  # found by one graph only (a score at the threshold)
-                pairs += 1
-                assert iou[i, j] > 0.85
-                x, y = m1[i] > 0.5, m2[j] > 0.5
-                assert (x & y).sum() / max((x | y).sum(), 1) > 0.8
-    assert same_count >= 0.9 * len(paths) and pairs >= len(paths)
 
 
 def export_cli(*args):
