@@ -13,13 +13,20 @@ from .tracking import Tracker
 
 class Pipeline:
     def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, track=True, effect: Effect = None,
-                 selection: Selection = None):
+                 selection: Selection = None, render=True):
         self.engine = engine
         self.style = style or DrawStyle()
         # stills are unrelated pictures: no tracker, ids are 1..N in score order
         self.tracker = Tracker(smoothing=smoothing) if track else None
         self.effect = effect or Effect()
         self.selection = selection or Selection()
+        # False: results come without their picture; the caller renders (the video command does it
+        # in its writer thread, where it overlaps the next frame's inference)
+        self.render = render
+
+    def rendered(self, result: Result):
+        """The result's picture (overlay or effect), drawn now."""
+        return render(result, self.effect, self.style)
 
     def process(self, frame, **source) -> Result:
         """source: index, time, captured_at, name of the frame (stored on the result)."""
@@ -30,7 +37,8 @@ class Pipeline:
         result = self.selection.apply(result.replace(**source))
         result.instances()  # full-resolution masks: part of postprocessing, used by every output
         t1 = time.perf_counter()
-        result.overlay = render(result, self.effect, self.style)
+        if self.render:
+            result.overlay = self.rendered(result)
         t2 = time.perf_counter()
         result.timings.update(postprocess=(t1 - t0) * 1000, draw=(t2 - t1) * 1000)
         return result

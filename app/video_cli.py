@@ -31,11 +31,11 @@ def make_engine(args):
         raise UserError(str(e)) from None
 
 
-def make_pipeline(args, engine, track):
+def make_pipeline(args, engine, track, render=True):
     style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
     selection = Selection(args.keep_ids or frozenset(), args.keep_largest or 0)
     return Pipeline(engine, style, smoothing=not args.no_smoothing, track=track, effect=args.effect,
-                    selection=selection)
+                    selection=selection, render=render)
 
 
 def make_mask_writer(args, source):
@@ -64,10 +64,12 @@ def run_video(args):
         raise UserError(str(e)) from None
     masks = make_mask_writer(args, args.video)
     engine = make_engine(args)
-    pipe = make_pipeline(args, engine, track=True)
+    pipe = make_pipeline(args, engine, track=True, render=False)
     try:
+        # drawing happens in the writer thread, overlapping the next frame's inference
         writer = BackgroundWriter(VideoWriter(args.out, reader.width, reader.height, reader.rate,
-                                              audio_from=args.video if reader.audio else None, alpha=alpha))
+                                              audio_from=args.video if reader.audio else None, alpha=alpha),
+                                  prepare=pipe.rendered)
     except VideoError as e:
         raise UserError(str(e)) from None
     times = {k: [] for k in STAGES}
@@ -76,11 +78,11 @@ def run_video(args):
     t_start = time.perf_counter()
     try:
         for r in results(prefetch(reader), pipe):
-            writer.write(r.overlay, r.time)
+            writer.write(r, r.time)
             if masks:
                 masks.add(r)
             times["inference"].append(r.timings["preprocess"] + r.timings["inference"])
-            for k in ("decode", "postprocess", "draw"):
+            for k in ("decode", "postprocess"):
                 times[k].append(r.timings[k])
             bar.update(1)
     except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (main turns it into this)
@@ -105,7 +107,7 @@ def run_video(args):
         writer.discard()
         raise UserError(str(e) if isinstance(e, OutputError) else f"cannot write {args.out}: {disk_error(e)}") \
             from None
-    times["encode"] = writer.write_ms
+    times["encode"], times["draw"] = writer.write_ms, writer.prepare_ms
     n = writer.frames
     if interrupted:
         print(f"interrupted: {out} holds the {n} frames done so far" if out else "interrupted before any frame")

@@ -301,8 +301,10 @@ class BackgroundWriter:
     """Runs a writer's write() in its own thread behind a bounded queue, so encoding overlaps the
     next frame's inference; frame order is kept. A write error is raised again on the next call."""
 
-    def __init__(self, writer, depth=4):
+    def __init__(self, writer, depth=4, prepare=None):
         self.writer = writer
+        self.prepare = prepare  # item -> image, run in the writer thread (e.g. drawing a result)
+        self.prepare_ms = []
         self._queue = queue.Queue(maxsize=depth)
         self._error = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="video-writer")
@@ -315,7 +317,12 @@ class BackgroundWriter:
                 return
             if self._error is None:  # after an error, drain without writing so no caller blocks
                 try:
-                    self.writer.write(*item)
+                    image, t = item
+                    if self.prepare:
+                        t0 = time.perf_counter()
+                        image = self.prepare(image)
+                        self.prepare_ms.append((time.perf_counter() - t0) * 1000)
+                    self.writer.write(image, t)
                 except BaseException as e:  # kept for the caller's thread
                     self._error = e
 
