@@ -4,7 +4,9 @@ temporal smoothing, for the tracker's settings (and any others given).
     python -m benchmarks.bench_tracking --data ../shared/data
 
 Id switch: a detection in frame t+1 whose raw mask (before smoothing) overlaps a detection of
-frame t with IoU >= 0.5, but carries another id: the same object changed id (and colour).
+frame t with IoU >= 0.5 but carries another id, while that earlier id is gone from frame t+1: the
+object changed id (and colour). (A second, duplicate detection of an object that keeps its id is
+not a switch; duplicates are counted apart.)
 Flicker: 1 - IoU between a tracked instance's full-resolution mask in consecutive frames, averaged
 over every pair of consecutive frames where the same id is visible (lower is steadier).
 Clips: the DAVIS validation sequences (never trained on) and the bundled sample.
@@ -27,7 +29,7 @@ from model.splits import davis_val_sequences  # noqa: E402
 def track(results, **tracker_options):
     """(id switches, frames, flicker) of one clip's untracked results under one tracker setting."""
     tracker = Tracker(**tracker_options)
-    switches, changes = 0, []
+    switches, duplicates, changes = 0, 0, []
     prev_raw, prev_ids, prev_masks = None, None, {}
     for r in results:
         raw = binary_maps(r.boxes, r.maps, r.frame_size)
@@ -37,13 +39,16 @@ def track(results, **tracker_options):
             for i in range(len(raw)):
                 j = int(iou[i].argmax())
                 if iou[i, j] >= 0.5 and tracked.ids[i] != prev_ids[j]:
-                    switches += 1
+                    if prev_ids[j] in tracked.ids:
+                        duplicates += 1
+                    else:
+                        switches += 1
         masks = {inst.id: inst.full_mask(r.frame_size) for inst in tracked.instances()}
         for k, m in masks.items():
             if k in prev_masks:
                 changes.append(1 - (m & prev_masks[k]).sum() / max((m | prev_masks[k]).sum(), 1))
         prev_raw, prev_ids, prev_masks = raw, tracked.ids, masks
-    return switches, len(results), float(np.mean(changes)) if changes else float("nan")
+    return switches, duplicates, len(results), float(np.mean(changes)) if changes else float("nan")
 
 
 SETTINGS = {
@@ -68,17 +73,18 @@ def main(argv=None):
     runs = {name: [engine.run(f) for f in frames] for name, frames in clips.items()}
     for label, options in SETTINGS.items():
         print(f"\ntracker: {label}")
-        print(f"{'clip':<20} {'frames':>6} {'id switches/100':>16} {'flicker raw':>12} {'smoothed':>9}")
-        total_sw, total_n, fl = 0, 0, {False: [], True: []}
+        print(f"{'clip':<20} {'frames':>6} {'id switches/100':>16} {'duplicates/100':>15} {'flicker raw':>12} "
+              f"{'smoothed':>9}")
+        total_sw, total_dup, total_n, fl = 0, 0, 0, {False: [], True: []}
         for name, results in runs.items():
-            sw, n, raw = track(results, smoothing=False, **options)
-            _, _, smooth = track(results, smoothing=True, **options)
-            total_sw, total_n = total_sw + sw, total_n + n
+            sw, dup, n, raw = track(results, smoothing=False, **options)
+            _, _, _, smooth = track(results, smoothing=True, **options)
+            total_sw, total_dup, total_n = total_sw + sw, total_dup + dup, total_n + n
             fl[False].append(raw)
             fl[True].append(smooth)
-            print(f"{name:<20} {n:>6} {100 * sw / n:>16.2f} {raw:>12.3f} {smooth:>9.3f}")
-        print(f"{'all':<20} {total_n:>6} {100 * total_sw / total_n:>16.2f} {np.nanmean(fl[False]):>12.3f} "
-              f"{np.nanmean(fl[True]):>9.3f}")
+            print(f"{name:<20} {n:>6} {100 * sw / n:>16.2f} {100 * dup / n:>15.2f} {raw:>12.3f} {smooth:>9.3f}")
+        print(f"{'all':<20} {total_n:>6} {100 * total_sw / total_n:>16.2f} {100 * total_dup / total_n:>15.2f} "
+              f"{np.nanmean(fl[False]):>12.3f} {np.nanmean(fl[True]):>9.3f}")
 
 
 if __name__ == "__main__":
