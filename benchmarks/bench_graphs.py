@@ -27,6 +27,9 @@ def session(path, threads):
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
+    # no busy-waiting between runs: with several sessions in turn, spinning threads of the last
+    # session would steal the cores from the next one
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         opts.intra_op_num_threads = threads
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from app.effects import Effect  # noqa: E402
 from app.engine import Engine, EngineError  # noqa: E402
 from app.video_cli import run_video  # noqa: E402
 from app.video_io import VideoReader  # noqa: E402
@@ -54,7 +55,7 @@ def main(argv=None):
     tmp = tempfile.mkdtemp()
     clip = scaled_sample(os.path.join(tmp, "sample_854x480.mp4"), 854, 480)
     reader = VideoReader(clip)
-    frame = next(iter(reader))
+    frame = next(iter(reader)).image
     reader.close()
     print(f"model: {engine.describe()}  (cores: {os.cpu_count()})")
     for label, (n, med, p95) in bench_graph(engine, frame, a.runs).items():
@@ -62,7 +63,7 @@ def main(argv=None):
     if not a.skip_video:
         args = SimpleNamespace(video=clip, out=os.path.join(tmp, "out.mp4"), save_masks=None, model=a.model,
                                device=a.device, threshold=None, max_instances=None, alpha=0.5, no_contours=False,
-                               boxes=False, no_smoothing=False)
+                               boxes=False, no_smoothing=False, effect=Effect(), keep_ids=None, keep_largest=None)
         print("video command, 854x480, 132 frames:")
         run_video(args)
 
