@@ -122,6 +122,16 @@ class CaptureThread(threading.Thread):
         self.failed = True
         self._status(msg)
 
+    def _retry(self, retrying, giving_up):
+        """A camera or stream failed: count it, then wait and say so (True) or give up (False)."""
+        self.retries += 1
+        if self.max_retries is not None and self.retries > self.max_retries:
+            self._give_up(giving_up)
+            return False
+        self._status(retrying)
+        self._stop_event.wait(self.retry_seconds)
+        return True
+
     def run(self):
         name = describe_source(self.source)
         cap = None
@@ -136,12 +146,8 @@ class CaptureThread(threading.Thread):
                         if self.is_file:
                             self._give_up(f"cannot open {name}: not a readable video")
                             break
-                        self.retries += 1
-                        if self.max_retries is not None and self.retries > self.max_retries:
-                            self._give_up(f"cannot open {name}")
+                        if not self._retry(f"cannot open {name}; retrying", f"cannot open {name}"):
                             break
-                        self._status(f"cannot open {name}; retrying")
-                        self._stop_event.wait(self.retry_seconds)
                         continue
                     self._status(f"reading {name}")
                     file_fps = cap.get(cv2.CAP_PROP_FPS) if self.is_file else 0
@@ -167,12 +173,9 @@ class CaptureThread(threading.Thread):
                         else:
                             self._give_up(f"{name} is broken: it stopped decoding after {pos} frames")
                         break
-                    self.retries += 1
-                    if self.max_retries is not None and self.retries > self.max_retries:
-                        self._give_up(f"{name} failed; gave up after {self.max_retries} retries")
+                    if not self._retry(f"{name} failed after {self.frames} frames; reconnecting (retry {self.retries + 1})",
+                                       f"{name} failed; gave up after {self.max_retries} retries"):
                         break
-                    self._status(f"{name} failed after {self.frames} frames; reconnecting (retry {self.retries})")
-                    self._stop_event.wait(self.retry_seconds)
                     continue
                 if not self._running.is_set():
                     continue  # a paused camera: keep its buffer fresh, publish nothing

@@ -1,8 +1,9 @@
 """Put a trained checkpoint into assets/: a slim PyTorch checkpoint (weights + config, no optimiser),
-the float32 ONNX graph, its float16 variant (the app's CUDA graph) and its int8 variant (the app's
-CPU graph; calibrated on training frames of --data).
+the float32 ONNX graph (the app's CPU graph) and its float16 variant (the app's CUDA graph).
+With --int8 also an int8 variant, calibrated on training frames of --data: the app then prefers
+it on the CPU, so ship it only after checking its quality (for the v2 model it lost 6 AP points).
 
-    python -m export.ship --checkpoint runs/s4net/last.pt --data ../shared/data
+    python -m export.ship --checkpoint runs/s4net/last.pt
 """
 import argparse
 import os
@@ -21,8 +22,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--assets", default=ASSETS)
+    p.add_argument("--int8", action="store_true", help="also an int8 graph (the app's CPU default when present)")
     p.add_argument("--data", default="../shared/data", help="shared data: int8 calibration frames")
-    p.add_argument("--no-int8", action="store_true", help="no int8 graph (the app then uses float32 on the CPU)")
     a = p.parse_args(argv)
     try:
         net, ckpt = load_checkpoint(a.checkpoint)
@@ -38,11 +39,10 @@ def main(argv=None):
     fp16 = export(net, os.path.join(a.assets, "s4net.fp16.onnx"), net.cfg.image_size, fp16=True, ckpt=ckpt)
     paths = [pt, fp32, fp16]
     int8 = os.path.join(a.assets, "s4net.int8.onnx")
-    if a.no_int8:
-        if os.path.exists(int8):
-            os.remove(int8)  # an int8 graph of another model must not be picked up
-    else:
+    if a.int8:
         paths.append(quantize(fp32, int8, calibration_frames(a.data, 120, net.cfg.image_size)))
+    elif os.path.exists(int8):
+        os.remove(int8)  # an int8 graph of another model must not be picked up
     for path in paths:
         print(f"{path}: {os.path.getsize(path) / 2 ** 20:.1f} MB")
     print("CPU provider latency: " + ", ".join(f"{os.path.basename(p)} {cpu_latency_ms(p):.1f} ms" for p in paths[1:]))
