@@ -6,6 +6,7 @@ The graph keeps the contract in contracts/graph.py (names, shapes, metadata the 
 Exporter: torch.onnx dynamo exporter, opset 18 (pinned), NMS as the standard NonMaxSuppression op.
 """
 import argparse
+import copy
 import json
 import os
 import sys
@@ -52,6 +53,8 @@ def metadata(net, precision, ckpt):
 
 
 def export(net, out_path, size, fp16=False, ckpt=None):
+    """Writes the graph of `net` (left unchanged: the export works on a copy) and returns the path."""
+    net = copy.deepcopy(net).fold_input_conversion()
     try:
         net.set_input_size(size)
     except ValueError as e:

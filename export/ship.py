@@ -35,7 +35,6 @@ def main(argv=None):
     torch.save(slim, pt + ".tmp")
     os.replace(pt + ".tmp", pt)
     fp32 = export(net, os.path.join(a.assets, "s4net.onnx"), net.cfg.image_size, ckpt=ckpt)
-    net, _ = load_checkpoint(a.checkpoint)
     fp16 = export(net, os.path.join(a.assets, "s4net.fp16.onnx"), net.cfg.image_size, fp16=True, ckpt=ckpt)
     paths = [pt, fp32, fp16]
     int8 = os.path.join(a.assets, "s4net.int8.onnx")

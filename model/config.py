@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 @dataclass
 class NetConfig:
     backbone: str = "lite0"            # lite0 | lite1 | lite2 | resnet50
+    trim_last_stage: bool = False      # Lite: stride 32 from stage 6, stage 7 skipped (faster)
     image_size: int = 320              # square input, aspect ignored as in the paper
     strides: tuple = (8, 16, 32, 64)   # the paper's pyramid: no stride-4 level
     anchor_sizes: tuple = (32, 64, 128, 256)
@@ -26,6 +27,9 @@ class NetConfig:
     # 8: masks at the stride-8 map (the paper); 4: a small refiner adds stride-4 detail (MaskRefiner)
     mask_stride: int = 8
     refine_channels: int = 16
+    # True: the per-instance convs (segmentation branch and refiner) are depthwise-separable too;
+    # they run once per instance, so with a few instances they cost as much as the backbone
+    mask_separable: bool = False
     # inference
     pre_nms_topk: int = 5000
     nms_iou: float = 0.4

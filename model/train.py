@@ -22,6 +22,7 @@ from .cache import load_cache
 from .config import NetConfig, TrainConfig
 from .losses import detection_loss, mask_loss
 from .s4net import S4Net
+from .warm_start import warm_start
 
 # share of each source in a batch: DAVIS frames are many but near-duplicates within a sequence
 SOURCE_SHARE = {"davis": 0.3, "coco128-seg": 0.08, "coco-extra": 0.17, "balloon": 0.07, "ccp-person": 0.1,
@@ -176,13 +177,9 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
         torch.set_rng_state(ckpt["torch_rng"].cpu())
         print(f"resumed from {last} at step {step}")
     elif init:
-        from .checkpoint import read_checkpoint
-        state = read_checkpoint(init, device)["model"]
-        own = model.state_dict()
-        fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-        model.load_state_dict(fitting, strict=False)
-        fresh = sorted({".".join(k.split(".")[:2]) for k in own if k not in fitting})
-        print(f"initialised from {init}: {len(fitting)} of {len(own)} tensors" + (f"; new: {fresh}" if fresh else ""))
+        sample = [data.sample(rng, int(i), augmented=False)[0] for i in rng.choice(len(data.weights), 48, p=data.weights)]
+        images = model.normalise(torch.from_numpy(np.stack(sample)[..., ::-1].copy()).to(device))
+        warm_start(init, model, images)
     print(f"training on {device}")
     with open(os.path.join(cfg.out, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=1)
@@ -237,7 +234,13 @@ def main(argv=None):
     p.add_argument("--mask-stride", type=int, default=4, choices=[4, 8],
                    help="4: finer masks through the stride-4 refiner (default); 8: the paper's stride-8 masks")
     p.add_argument("--dense", action="store_true",
-                   help="full 3x3 convs in FPN/head/segmentation feature (the paper's) instead of separable ones")
+                   help="full 3x3 convs everywhere (the paper's) instead of depthwise-separable ones")
+    p.add_argument("--dense-mask", action="store_true",
+                   help="full 3x3 convs in the per-instance mask path only (the second model's layout)")
+    p.add_argument("--seg-channels", type=int, default=32,
+                   help="channels of the RoIMasking map and the branch's first block (the second model: 64)")
+    p.add_argument("--full-backbone", action="store_true",
+                   help="stride 32 from EfficientNet-Lite's last stage (the second model) instead of stage 6")
     p.add_argument("--init", help="start from this checkpoint's weights (a trained model; new parts start fresh)")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -250,7 +253,9 @@ def main(argv=None):
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment,
                       net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride,
-                                    separable=not a.dense))
+                                    separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
+                                    seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),
+                                    trim_last_stage=not a.full_backbone and a.backbone.startswith("lite")))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
     train(cfg, a.max_minutes, a.device, a.init)
