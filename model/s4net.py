@@ -159,6 +159,7 @@ class MaskRefiner(nn.Module):
         logits (K,1,2h,2w)."""
         up = F.interpolate(coarse, scale_factor=2.0, mode="bilinear", align_corners=False)
         own = self._conv1_part(up, slice(0, 1))
+        # expanded, not broadcast: onnxruntime's blocked-layout Add fails when 0 instances meet 1 image
         x = F.relu(feats.expand_as(own) + own)
         return up + self.out(F.relu(self.conv2(x)))
 
