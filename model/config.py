@@ -74,5 +74,6 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     seed: int = 0
     threads: int = 2
+    source_share: dict = field(default_factory=dict)  # overrides of train.SOURCE_SHARE
     net: NetConfig = field(default_factory=NetConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -143,9 +143,9 @@ class MaskRefiner(nn.Module):
         """conv1 restricted to input `channels` (a slice), bias included with the feature part."""
         if isinstance(self.conv1, nn.Sequential):
             dw, pw = self.conv1
+            if x.shape[1] == 1:  # from one channel, depthwise then 1x1 is one (ch, 1, 3, 3) conv
+                return F.conv2d(x, pw.weight[:, channels] * dw.weight[channels], None, 1, dw.padding, dw.dilation)
             y = F.conv2d(x, dw.weight[channels], None, 1, dw.padding, dw.dilation, x.shape[1])
-            if x.shape[1] == 1:  # a 1x1 conv from one channel is a per-channel scale
-                return y * pw.weight[:, channels].reshape(1, -1, 1, 1)
             return F.conv2d(y, pw.weight[:, channels], pw.bias)
         bias = self.conv1.bias if channels.start else None
         return F.conv2d(x, self.conv1.weight[:, channels], bias, 1, self.conv1.padding)
@@ -159,8 +159,9 @@ class MaskRefiner(nn.Module):
         logits (K,1,2h,2w)."""
         up = F.interpolate(coarse, scale_factor=2.0, mode="bilinear", align_corners=False)
         own = self._conv1_part(up, slice(0, 1))
-        # expanded, not broadcast: onnxruntime's blocked-layout Add fails when 0 instances meet 1 image
-        x = F.relu(feats.expand_as(own) + own)
+        # expanded, not broadcast: onnxruntime's blocked-layout Add fails when 0 instances meet 1
+        # image; and conv + add of equal shapes + ReLU fuse into one kernel
+        x = F.relu(own + feats.expand_as(own))
         return up + self.out(F.relu(self.conv2(x)))
 
 

@@ -40,8 +40,9 @@ def masks_to_boxes(masks):
 
 
 class CachedDataset:
-    def __init__(self, cache):
+    def __init__(self, cache, shares=None):
         self.c = cache
+        shares = {**SOURCE_SHARE, **(shares or {})}
         self.by_image = [[] for _ in range(len(cache["images"]))]
         for j, i in enumerate(cache["inst_image"]):
             self.by_image[i].append(j)
@@ -51,7 +52,7 @@ class CachedDataset:
         w = np.zeros(len(sources))
         for src in np.unique(sources):
             sel = sources == src
-            w[sel] = SOURCE_SHARE.get(src, 0.1) / sel.sum()
+            w[sel] = shares.get(src, 0.1) / sel.sum()
         self.weights = w / w.sum()
         self.sources = {str(k): int(v) for k, v in zip(*np.unique(sources, return_counts=True))}
 
@@ -158,7 +159,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    data = CachedDataset(load_cache(os.path.join(cfg.cache, "train.npz")))
+    data = CachedDataset(load_cache(os.path.join(cfg.cache, "train.npz")), cfg.source_share)
     if int(data.c["size"]) != cfg.net.image_size:
         raise SystemExit(f"error: cache is {int(data.c['size'])}px, network expects {cfg.net.image_size}px")
     model = S4Net(cfg.net).to(device).train()
@@ -242,6 +243,8 @@ def main(argv=None):
     p.add_argument("--full-backbone", action="store_true",
                    help="stride 32 from EfficientNet-Lite's last stage (the second model) instead of stage 6")
     p.add_argument("--init", help="start from this checkpoint's weights (a trained model; new parts start fresh)")
+    p.add_argument("--share", action="append", default=[], metavar="SOURCE=W",
+                   help=f"a source's share of each batch (default {SOURCE_SHARE}); repeatable")
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-augment", action="store_true", help="no augmentation at all (ablation)")
@@ -249,7 +252,11 @@ def main(argv=None):
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     a = p.parse_args(argv)
-    cfg = TrainConfig(cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
+    try:
+        shares = {k: float(v) for k, v in (x.split("=", 1) for x in a.share)}
+    except ValueError:
+        p.error("--share takes SOURCE=WEIGHT, e.g. --share davis=0.45")
+    cfg = TrainConfig(source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment,
                       net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride,
