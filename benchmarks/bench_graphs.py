@@ -2,10 +2,11 @@
 CPU provider, as ratios: every graph runs once per round, in turn, for many rounds in one process,
 so machine load hits all of them alike.
 
-    python -m benchmarks.bench_graphs assets/s4net.onnx assets/s4net.int8.onnx --peer yolo11n-seg.onnx
+    python -m benchmarks.bench_graphs assets/s4net.onnx assets/s4net.int8.onnx --peer yolo11n-seg.onnx [--all-frames]
 
 S4Net graphs get a real frame of the bundled clip (the bunny and its neighbours: a few instances,
-as in use) and the default threshold; a peer graph gets the same frame as float32 NCHW RGB in 0..1
+as in use; or, with --all-frames, every frame in turn, with the mean instance count) and the
+default threshold; a peer graph gets the same frame as float32 NCHW RGB in 0..1
 (the Ultralytics convention). The peer graph is only timed (the project does not depend on it).
 """
 import argparse
@@ -55,29 +56,35 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=200)
     p.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0 = all cores)")
     p.add_argument("--frame", type=int, default=30, help="which frame of the bundled clip")
+    p.add_argument("--all-frames", action="store_true",
+                   help="cycle through every frame of the clip instead (each round one frame, the same for "
+                        "every graph): the mask path's cost follows what each model finds")
     a = p.parse_args(argv)
-    frame = next(f.image for f in VideoReader(SAMPLE) if f.index == a.frame)
+    frames = [f.image for f in VideoReader(SAMPLE) if a.all_frames or f.index == a.frame]
     runs = []
     for path in a.graphs + a.peer:
         sess = session(path, a.threads)
-        feed, kind = feed_for(sess, frame)
-        out = sess.run(None, feed)
-        runs.append({"path": path, "sess": sess, "feed": feed, "kind": kind, "times": [],
-                     "instances": len(out[1]) if kind == "s4net" else None})
+        feeds = [feed_for(sess, f) for f in frames]
+        kind = feeds[0][1]
+        counts = [len(sess.run(None, f)[1]) for f, _ in feeds] if kind == "s4net" else None
+        runs.append({"path": path, "sess": sess, "feeds": [f for f, _ in feeds], "kind": kind, "times": [],
+                     "instances": None if counts is None else float(np.mean(counts))})
     for r in runs:  # warm-up
         for _ in range(10):
-            r["sess"].run(None, r["feed"])
-    for _ in range(a.rounds):
+            r["sess"].run(None, r["feeds"][0])
+    for i in range(a.rounds):
         for r in runs:
+            feed = r["feeds"][i % len(r["feeds"])]
             t = time.perf_counter()
-            r["sess"].run(None, r["feed"])
+            r["sess"].run(None, feed)
             r["times"].append((time.perf_counter() - t) * 1000)
     ref = statistics.median(runs[0]["times"])
+    where = f"all {len(frames)} frames in turn" if a.all_frames else f"frame {a.frame}"
     print(f"{'graph':<34} {'instances':>9} {'median ms':>10} {'p95 ms':>8} {'vs first':>9}   "
-          f"({a.rounds} alternating rounds, {os.cpu_count()} cores)")
+          f"({a.rounds} alternating rounds, {where}, {os.cpu_count()} cores)")
     for r in runs:
         med = statistics.median(r["times"])
-        inst = "-" if r["instances"] is None else r["instances"]
+        inst = "-" if r["instances"] is None else f"{r['instances']:.2f}" if a.all_frames else f"{r['instances']:.0f}"
         print(f"{os.path.basename(r['path']):<34} {inst:>9} {med:>10.2f} {np.percentile(r['times'], 95):>8.2f} "
               f"{med / ref:>8.2f}x")
 

@@ -159,7 +159,8 @@ def test_a_picked_instance_is_followed_by_its_track_id(engine_cpu):
     pipe = Pipeline(engine_cpu)
     first = pipe.process(frames[0])
     assert len(first.instances()) >= 2
-    target = min(first.instances(), key=lambda i: i.score)     # not simply the best one
+    # not simply the best one; the second (the weakest can be a flickering part-box)
+    target = sorted(first.instances(), key=lambda i: -i.score)[1]
     ys, xs = np.nonzero(first.id_mask() == target.id)
     picked = first.id_at(int(xs[len(xs) // 2]), int(ys[len(ys) // 2]))
     assert picked == target.id
