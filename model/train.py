@@ -90,11 +90,17 @@ class CachedDataset:
         }
 
 
+def network_input(model, images_bgr):
+    """A list of (H, W, 3) uint8 BGR images -> the normalised NCHW batch on the model's device."""
+    rgb = torch.from_numpy(np.stack(images_bgr)[..., ::-1].copy()).to(model.anchors.device)
+    return model.normalise(rgb)
+
+
 def training_step(model, images_bgr, targets, loss_cfg, rng):
     """Total loss and its parts for one batch: GT boxes (at most max_masks_per_image each) go to
     the mask branch, as in the paper."""
     device = model.anchors.device
-    x = model.normalise(torch.from_numpy(np.stack(images_bgr)[..., ::-1].copy()).to(device))
+    x = network_input(model, images_bgr)
     targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
     logits, deltas, seg_map, fine = model.features(x)
     cls, box = detection_loss(logits, deltas, model.anchors, targets, loss_cfg)
@@ -178,9 +184,8 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
         torch.set_rng_state(ckpt["torch_rng"].cpu())
         print(f"resumed from {last} at step {step}")
     elif init:
-        sample = [data.sample(rng, int(i), augmented=False)[0] for i in rng.choice(len(data.weights), 48, p=data.weights)]
-        images = model.normalise(torch.from_numpy(np.stack(sample)[..., ::-1].copy()).to(device))
-        warm_start(init, model, images)
+        picks = rng.choice(len(data.weights), 48, p=data.weights)
+        warm_start(init, model, network_input(model, [data.sample(rng, int(i), augmented=False)[0] for i in picks]))
     print(f"training on {device}")
     with open(os.path.join(cfg.out, "config.json"), "w") as f:
         json.dump(dataclasses.asdict(cfg), f, indent=1)

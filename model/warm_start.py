@@ -82,8 +82,8 @@ def least_squares_1x1(source, target, ridge=1e-3):
     target (N, C, H, W) in the least-squares sense (a little ridge for stability)."""
     x = source.permute(0, 2, 3, 1).reshape(-1, source.shape[1]).double()
     y = target.permute(0, 2, 3, 1).reshape(-1, target.shape[1]).double()
-    x1 = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
-    a = x1.T @ x1 + ridge * torch.eye(x1.shape[1], dtype=x.dtype)
+    x1 = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype, device=x.device)], 1)
+    a = x1.T @ x1 + ridge * torch.eye(x1.shape[1], dtype=x.dtype, device=x.device)
     sol = torch.linalg.solve(a, x1.T @ y)  # (c + 1, C)
     weight = sol[:-1].T.reshape(y.shape[1], x.shape[1], 1, 1)
     return weight.to(source.dtype).contiguous(), sol[-1].to(source.dtype).contiguous()
@@ -105,8 +105,8 @@ def warm_start(init_path, model, images):
     ckpt = read_checkpoint(init_path)
     old = S4Net(NetConfig.from_dict(ckpt["net_config"]), pretrained=False)
     old.load_state_dict(ckpt["model"])
-    old.eval()
-    state, own = dict(ckpt["model"]), model.state_dict()
+    old.to(images.device).eval()
+    state, own = old.state_dict(), model.state_dict()
     notes = []
     if old.cfg.seg_channels > model.cfg.seg_channels == model.cfg.branch_channels[0]:
         state.update(prune_segmentation_channels(old, images, model.cfg.seg_channels))
