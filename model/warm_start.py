@@ -11,9 +11,7 @@ Everything else is copied where names and shapes match; what cannot be matched s
 """
 import torch
 
-from .checkpoint import read_checkpoint
-from .config import NetConfig
-from .s4net import S4Net
+from .checkpoint import load_checkpoint
 
 
 def rank1_separable(weight):
@@ -102,10 +100,7 @@ def warm_start(init_path, model, images):
     """Load what `init_path` (a trained checkpoint) can give into `model`; `images` (N,3,H,W),
     normalised real training images, drive the pruning and the least-squares fit. Returns the notes
     it printed."""
-    ckpt = read_checkpoint(init_path)
-    old = S4Net(NetConfig.from_dict(ckpt["net_config"]), pretrained=False)
-    old.load_state_dict(ckpt["model"])
-    old.to(images.device).eval()
+    old = load_checkpoint(init_path)[0].to(images.device)
     state, own = old.state_dict(), model.state_dict()
     notes = []
     if old.cfg.seg_channels > model.cfg.seg_channels == model.cfg.branch_channels[0]:
