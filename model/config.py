@@ -70,6 +70,7 @@ class TrainConfig:
     lr_steps: tuple = (0.7, 0.9)       # fractions of iterations where lr drops x0.1
     warmup: int = 200
     augment: bool = True               # flip, zoom-crop, colour, copy-paste (False: none, for ablation)
+    paste_prob: float = 0.5            # share of training images that get 1-3 pasted instances (0: ablation)
     freeze_backbone_stages: int = 2    # stem + first stages stay frozen (BN is frozen everywhere)
     checkpoint_minutes: float = 5.0
     seed: int = 0

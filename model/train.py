@@ -200,7 +200,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
-            batch = [data.sample(rng, int(i), augmented=cfg.augment) for i in idx]
+            batch = [data.sample(rng, int(i), augmented=cfg.augment, paste_prob=cfg.paste_prob) for i in idx]
             loss, parts = training_step(model, [b[0] for b in batch], [b[1] for b in batch], cfg.loss, rng)
             opt.zero_grad()
             loss.backward()
@@ -253,6 +253,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--no-augment", action="store_true", help="no augmentation at all (ablation)")
+    p.add_argument("--paste-prob", type=float, default=d.paste_prob,
+                   help="share of training images that get pasted instances (0 turns copy-paste off)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -261,9 +263,11 @@ def main(argv=None):
         shares = {k: float(v) for k, v in (x.split("=", 1) for x in a.share)}
     except ValueError:
         p.error("--share takes SOURCE=WEIGHT, e.g. --share davis=0.45")
+    if not 0.0 <= a.paste_prob <= 1.0:
+        p.error("--paste-prob must be between 0 and 1")
     cfg = TrainConfig(source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
-                      augment=not a.no_augment,
+                      augment=not a.no_augment, paste_prob=a.paste_prob,
                       net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),

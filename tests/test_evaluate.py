@@ -45,3 +45,18 @@ def test_region_similarity():
     assert region_similarity(a, a) == 1.0
     assert region_similarity(a, b) == pytest.approx(25 / 75)
     assert region_similarity(np.zeros_like(a), np.zeros_like(a)) == 1.0
+
+
+def test_evaluation_of_the_shipped_graph_reports_sources_multi_instance_scenes_and_j(data_root):
+    from model.evaluate import OnnxPredictor, evaluate
+    samples = [s for s in shared_datasets(data_root) if s.split == "val"]
+    picked = [s for s in samples if s.group.startswith("balloon")][:3] + \
+             [s for s in samples if s.group.startswith("davis")][:2]
+    salient_counts = [int(s.load()[2].sum()) for s in picked]
+    assert max(salient_counts) >= 2 and min(salient_counts) < 2  # both kinds of scene are in the test
+    r = evaluate(OnnxPredictor("assets/s4net.onnx"), picked)
+    assert r["images"] == 5 and set(r["per_source"]) == {"balloon", "davis"}
+    assert r["multi_instance"]["images"] == sum(c >= 2 for c in salient_counts)
+    assert 0.0 <= r["multi_instance"]["AP70"] <= r["multi_instance"]["AP50"] <= 1.0
+    assert list(r["J_per_sequence"]) == sorted({s.group for s in picked if s.union_mask})
+    assert r["J_mean"] > 0.3  # the shipped model finds the DAVIS object
