@@ -154,12 +154,12 @@ def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05):
     result["per_source"] = {}
     for src, items in by_source.items():
         if any(g[1].any() for g, _ in items):
-            result["per_source"][src] = coco_mask_ap([g for g, _ in items], [p for _, p in items])
+            result["per_source"][src] = coco_mask_ap(*zip(*items))
     # scenes with two or more salient instances (people side by side, a rider and a horse): where
     # telling touching instances apart matters, the case copy-paste training is for
     multi = [(g, p) for g, p in zip(gts, preds) if g[1].sum() >= 2]
     if multi:
-        result["multi_instance"] = {"images": len(multi), **coco_mask_ap([g for g, _ in multi], [p for _, p in multi])}
+        result["multi_instance"] = {"images": len(multi), **coco_mask_ap(*zip(*multi))}
     if j_per_seq:
         result["J_per_sequence"] = {k: float(np.mean(v)) for k, v in sorted(j_per_seq.items())}
         result["J_mean"] = float(np.mean(list(result["J_per_sequence"].values())))
