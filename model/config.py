@@ -30,8 +30,14 @@ class NetConfig:
     # True: the per-instance convs (segmentation branch and refiner) are depthwise-separable too;
     # they run once per instance, so with a few instances they cost as much as the backbone
     mask_separable: bool = False
+    # training only: 1x1 heads that predict the union of salient instances densely from the
+    # segmentation map (stride 8) and the refiner's features (stride 4); never exported
+    saliency_aux: bool = False
     # inference
-    pre_nms_topk: int = 5000
+    # the paper keeps the top 5000 before NMS; at 320x320 there are only 6,375 anchors and
+    # NonMaxSuppression drops those under the score threshold first, so 0 (every anchor) gives the
+    # same detections unless over 5000 anchors pass the threshold, without a top-k and two gathers
+    pre_nms_topk: int = 0
     nms_iou: float = 0.4
     max_detections: int = 20
     score_threshold: float = 0.5       # display default, stored in the ONNX metadata
@@ -55,6 +61,7 @@ class LossConfig:
     cls_weight: float = 0.3
     smooth_l1_sigma: float = 3.0
     max_masks_per_image: int = 4       # GT boxes fed to the mask branch per image (cost bound)
+    saliency_weight: float = 0.0       # dense saliency loss (NetConfig.saliency_aux heads); 0: off
 
 
 @dataclass

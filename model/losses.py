@@ -58,3 +58,20 @@ def mask_loss(logits, gt_masks, boxes, stride, unsure=None):
         weight = weight * (F.adaptive_avg_pool2d(unsure[:, None].float(), (h, w)) < 0.5)
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     return ((ce * weight).sum((1, 2, 3)) / weight.sum((1, 2, 3)).clamp(min=1)).mean()
+
+
+def saliency_loss(logits, targets):
+    """Dense auxiliary loss: each of `logits` (list of (N,1,h,w)) against the union of the image's
+    salient instance masks (targets[i]["masks"], (K,H,W)) pooled to (h, w); cells that are mostly
+    `unsure` are left out. Mean over the kept cells, then over the maps."""
+    unions = torch.stack([t["masks"].any(0) if len(t["masks"]) else torch.zeros_like(t["unsure"])
+                          for t in targets])[:, None].float()
+    unsure = torch.stack([t["unsure"] for t in targets])[:, None].float()
+    parts = []
+    for lg in logits:
+        size = lg.shape[-2:]
+        target = F.adaptive_avg_pool2d(unions, size)
+        weight = (F.adaptive_avg_pool2d(unsure, size) < 0.5).float()
+        ce = F.binary_cross_entropy_with_logits(lg, target, reduction="none")
+        parts.append((ce * weight).sum() / weight.sum().clamp(min=1))
+    return torch.stack(parts).mean()

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from . import boxes as B
 from .backbones import IMAGENET_MEAN, IMAGENET_STD, build_backbone
 from .config import NetConfig
+from .crop_op import crop_windows
 from .nms_op import nms
 
 
@@ -164,6 +165,68 @@ class MaskRefiner(nn.Module):
         x = F.relu(own + feats.expand_as(own))
         return up + self.out(F.relu(self.conv2(x)))
 
+    # the correction at a cell depends on cells up to this far (conv1, conv2 and out: 3x3 each)
+    RECEPTIVE_RADIUS = 3
+
+    def forward_windows(self, coarse, feats, rows, cols):
+        """forward for one image, with the correction computed only in each instance's window:
+        coarse (K,1,h,w), feats (1,ch,2h,2w), rows (K,Sh) / cols (K,Sw) the window's cells on the
+        fine map (model.crop_op). Outside the window the result is the upsampled coarse logits;
+        inside it, more than RECEPTIVE_RADIUS cells from a window edge that is not the map's edge,
+        it equals forward's (to float rounding). Saves the convolutions over the rest of the map.
+
+        Upsampling, cropping and pasting are small matrix products (bilinear weights, one-hot
+        row/column selections): no 1-channel map goes through onnxruntime's 16-channel blocked
+        layout, and nothing is gathered element by element."""
+        k, _, h, w = coarse.shape
+        uy, ux = upsample_matrix(h, coarse), upsample_matrix(w, coarse)          # (2h, h), (2w, w)
+        small = coarse[:, 0]
+        # expanded, not broadcast: onnxruntime's MatMul cannot broadcast against 0 instances
+        up = uy.expand(k, -1, -1) @ small @ ux.t().expand(k, -1, -1)              # (K, 2h, 2w)
+        sh, sw = rows.shape[1], cols.shape[1]
+        wy = uy.index_select(0, rows.reshape(-1)).reshape(k, sh, h)
+        wx = ux.index_select(0, cols.reshape(-1)).reshape(k, sw, w)
+        up_win = wy @ small @ wx.transpose(1, 2)                                  # (K, Sh, Sw)
+        ch = feats.shape[1]
+        flat = (rows[:, :, None] * (2 * w) + cols[:, None, :]).reshape(-1)        # (K*Sh*Sw,)
+        # cells as rows of (2h*2w, ch): each pick copies one contiguous row of channels
+        feats_win = feats.reshape(ch, -1).t().index_select(0, flat).reshape(k, sh, sw, ch).permute(0, 3, 1, 2)
+        x = F.relu(self._conv1_part(up_win[:, None], slice(0, 1)) + feats_win)
+        correction = self.out(F.relu(self.conv2(x)))[:, 0]                      # (K, Sh, Sw)
+        pick_y = (torch.arange(2 * h, device=rows.device)[None, :, None] == rows[:, None, :]).to(small.dtype)
+        pick_x = (torch.arange(2 * w, device=cols.device)[None, None, :] == cols[:, :, None]).to(small.dtype)
+        return (up + pick_y @ correction @ pick_x)[:, None]                      # (K, 1, 2h, 2w)
+
+
+def upsample_matrix(n, like):
+    """(2n, n) weights of x2 bilinear upsampling along one axis (align_corners=False, edges
+    clamped), as F.interpolate computes it: U @ v upsamples a length-n vector v."""
+    src = ((torch.arange(2 * n, device=like.device, dtype=torch.float32) + 0.5) / 2 - 0.5).clamp(min=0)
+    i0 = src.floor().long()
+    i1 = (i0 + 1).clamp(max=n - 1)
+    w1 = src - i0
+    cells = torch.arange(n, device=like.device)[None, :]
+    m = (cells == i0[:, None]) * (1 - w1)[:, None] + (cells == i1[:, None]) * w1[:, None]
+    return m.to(like.dtype)
+
+
+class SaliencyHeads(nn.Module):
+    """Training-only dense supervision: every pixel of the maps the mask path reads gets a target
+    (is it part of a salient instance?), not just the cells inside the few ground-truth boxes that
+    reach the branch. The graph never runs these heads."""
+
+    def __init__(self, seg_channels, fine_channels):
+        super().__init__()
+        self.coarse = nn.Conv2d(seg_channels, 1, 1)
+        self.fine = nn.Conv2d(fine_channels, 1, 1) if fine_channels else None
+
+    def forward(self, seg_map, fine=None):
+        """seg_map (N,C,H/8,W/8), fine (N,c,H/4,W/4) or None -> list of (N,1,h,w) logits."""
+        out = [self.coarse(seg_map)]
+        if self.fine is not None and fine is not None:
+            out.append(self.fine(F.relu(fine)))
+        return out
+
 
 class S4Net(nn.Module):
     def __init__(self, cfg: NetConfig = None, pretrained=True, backbone_weights=None):
@@ -181,11 +244,15 @@ class S4Net(nn.Module):
             raise ValueError(f"mask_stride must be {cfg.strides[0]} or {cfg.strides[0] // 2}, not {cfg.mask_stride}")
         self.refiner = MaskRefiner(self.backbone.fine_channels, cfg.refine_channels, cfg.mask_separable) \
             if cfg.mask_stride < cfg.strides[0] else None
+        self.saliency = SaliencyHeads(cfg.seg_channels, cfg.refine_channels if self.refiner is not None else 0) \
+            if cfg.saliency_aux else None
         self.register_buffer("anchors", torch.zeros(0, 4), persistent=False)
         # onnxruntime's float16 CPU kernels fail on convolutions over an empty batch (no instance
         # found): the float16 export runs the mask path on one extra dummy box and drops it
         self.pad_empty = False
         self.input_folded = False  # see fold_input_conversion
+        # inference: the refiner runs only in a window around each box (same masks inside the box)
+        self.refine_in_windows = True
         self.set_input_size(cfg.image_size)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255, persistent=False)
@@ -227,9 +294,11 @@ class S4Net(nn.Module):
         fine = self.refiner.image_features(fine) if self.refiner is not None else None
         return logits, deltas, seg_map, fine
 
-    def mask_logits(self, seg_map, batch_index, boxes, fine=None, with_coarse=False):
+    def mask_logits(self, seg_map, batch_index, boxes, fine=None, with_coarse=False, windows=None):
         """Per box (image-pixel coords) the mask logits over the whole map at cfg.mask_stride:
-        (K,1,H,W). with_coarse: (stride-8 logits, final logits), for the training loss."""
+        (K,1,H,W). with_coarse: (stride-8 logits, final logits), for the training loss.
+        windows: (rows, cols) from model.crop_op for one image: the refiner runs in those windows
+        only (exact inside the boxes, see MaskRefiner.forward_windows)."""
         # one image (inference): the masking below broadcasts its map over the boxes, no copies
         one_image = seg_map.shape[0] == 1 and self.cfg.masking != "roialign"
         maps = seg_map if one_image else seg_map.index_select(0, batch_index)
@@ -242,6 +311,8 @@ class S4Net(nn.Module):
             coarse = self.branch(maps * m.to(maps.dtype))
         if self.refiner is None:
             final = coarse
+        elif windows is not None and one_image:
+            final = self.refiner.forward_windows(coarse, fine, *windows)
         else:
             final = self.refiner(coarse, fine if one_image else fine.index_select(0, batch_index))
         return (coarse, final) if with_coarse else final
@@ -284,18 +355,27 @@ class S4Net(nn.Module):
         # 1 - softmax(l)[0] == sigmoid(l1 - l0), without the softmax's exp/sum over both columns
         logits = logits[0].float()
         fg = torch.sigmoid(logits[:, 1] - logits[:, 0])
-        k = min(cfg.pre_nms_topk, fg.shape[0])
-        scores, idx = fg.topk(k, sorted=False)  # NMS ranks them itself
         size = float(cfg.image_size)
-        boxes = B.decode(deltas[0].float().index_select(0, idx), self.anchors.index_select(0, idx)).clamp(min=0.0).clamp(max=size)
+        if 0 < cfg.pre_nms_topk < fg.shape[0]:
+            scores, idx = fg.topk(cfg.pre_nms_topk, sorted=False)  # NMS ranks them itself
+            boxes = B.decode(deltas[0].float().index_select(0, idx), self.anchors.index_select(0, idx))
+        else:  # every anchor is a candidate: no top-k, no gathers
+            scores, boxes = fg, B.decode(deltas[0].float(), self.anchors)
+        boxes = boxes.clamp(min=0.0).clamp(max=size)
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
         n = boxes.shape[0]
         mask_boxes = boxes
         if self.pad_empty:  # one dummy box, so no per-instance op ever sees an empty batch
-            mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, size, size]])])
+            # (a tiny one: the refiner's window is as large as the largest box)
+            mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, 1.0, 1.0]])])
         batch_index = torch.zeros(mask_boxes.shape[0], dtype=torch.long, device=boxes.device)
-        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, mask_boxes, fine).float())[:, 0]
+        windows = None
+        if self.refiner is not None and self.refine_in_windows:
+            # +1 cell: the app samples the mask bilinearly, so a box's edge reads one cell beyond it
+            windows = crop_windows(mask_boxes, cfg.mask_stride, MaskRefiner.RECEPTIVE_RADIUS + 1,
+                                   cfg.image_size // cfg.mask_stride)
+        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, mask_boxes, fine, windows=windows).float())[:, 0]
         return boxes, scores, masks[:n]
 
     def train(self, mode=True):

@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from . import augment
 from .cache import load_cache
-from .config import NetConfig, TrainConfig
-from .losses import detection_loss, mask_loss
+from .config import LossConfig, NetConfig, TrainConfig
+from .losses import detection_loss, mask_loss, saliency_loss
 from .s4net import S4Net
 from .warm_start import warm_start
 
@@ -122,7 +122,12 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
             msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure)
     else:
         msk = seg_map.sum() * 0
-    return cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
+    total, parts = cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
+    if model.saliency is not None and loss_cfg.saliency_weight > 0:
+        sal = saliency_loss(model.saliency(seg_map, fine), targets)
+        total = total + loss_cfg.saliency_weight * sal
+        parts["sal"] = sal.item()
+    return total, parts
 
 
 def freeze_early_backbone(model, stages):
@@ -255,6 +260,9 @@ def main(argv=None):
     p.add_argument("--no-augment", action="store_true", help="no augmentation at all (ablation)")
     p.add_argument("--paste-prob", type=float, default=d.paste_prob,
                    help="share of training images that get pasted instances (0 turns copy-paste off)")
+    p.add_argument("--saliency-weight", type=float, default=0.0,
+                   help="weight of a dense saliency loss on the mask path's feature maps (training-only "
+                        "heads, not exported); 0: off")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -265,12 +273,15 @@ def main(argv=None):
         p.error("--share takes SOURCE=WEIGHT, e.g. --share davis=0.45")
     if not 0.0 <= a.paste_prob <= 1.0:
         p.error("--paste-prob must be between 0 and 1")
-    cfg = TrainConfig(source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
+    if a.saliency_weight < 0:
+        p.error("--saliency-weight must be >= 0")
+    cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight), source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob,
                       net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),
+                                    saliency_aux=a.saliency_weight > 0,
                                     trim_last_stage=not a.full_backbone and a.backbone.startswith("lite")))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")

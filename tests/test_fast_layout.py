@@ -12,7 +12,8 @@ from conftest import CHECKPOINT
 from model.backbones import EfficientNetLite
 from model.checkpoint import load_checkpoint
 from model.config import NetConfig
-from model.s4net import DetectionHead, MaskRefiner, S4Net
+from model.crop_op import crop_windows, crop_windows_reference
+from model.s4net import DetectionHead, MaskRefiner, S4Net, upsample_matrix
 from model.warm_start import least_squares_1x1, prune_segmentation_channels, rank1_separable, \
     separable_from_dense, warm_start
 
@@ -152,3 +153,105 @@ def test_warm_start_from_the_second_models_layout(tmp_path, davis_frame):
         target = old.eval().fpn.lateral[-1](old.backbone(new.normalise(x))[-1])
         got = new.eval().fpn.lateral[-1](new.backbone(new.normalise(x))[-1])
     assert ((got - target) ** 2).mean() < 0.5 * ((target - target.mean((0, 2, 3), keepdim=True)) ** 2).mean()
+
+
+def _sample_frames(n_every=40):
+    from app.video_io import VideoReader
+    from conftest import SAMPLE
+    return [cv2.resize(f.image, (320, 320), interpolation=cv2.INTER_AREA) for f in VideoReader(SAMPLE)
+            if f.index % n_every == 0]
+
+
+def _cells_the_app_reads(box, stride=4):
+    """The mask cells that paste_mask samples for a box (bilinear: one cell beyond each edge)."""
+    c = torch.floor(box / stride).long()
+    return slice(max(int(c[1]) - 1, 0), int(c[3]) + 2), slice(max(int(c[0]) - 1, 0), int(c[2]) + 2)
+
+
+def test_refiner_in_windows_gives_the_whole_map_masks_inside_every_box(davis_frame):
+    """The graph refines each instance only in a window around its box: on real frames, the same
+    boxes and scores, and inside every box the same mask probabilities as refining the whole map,
+    while the windows really are smaller than the map."""
+    net = load_checkpoint(CHECKPOINT)[0]
+    frames = _sample_frames() + [cv2.resize(davis_frame[0], (320, 320), interpolation=cv2.INTER_AREA)]
+    checked, window_share = 0, []
+    for image in frames:
+        x = torch.from_numpy(image[None])
+        with torch.no_grad():
+            net.refine_in_windows = False
+            b1, s1, m1 = net.infer(x, torch.tensor([0.3]))
+            net.refine_in_windows = True
+            b2, s2, m2 = net.infer(x, torch.tensor([0.3]))
+        assert torch.equal(b1, b2) and torch.equal(s1, s2)
+        for i, box in enumerate(b1):
+            ys, xs = _cells_the_app_reads(box)
+            assert (m1[i, ys, xs] - m2[i, ys, xs]).abs().max() < 1e-5
+            checked += 1
+        if len(b1):
+            rows, cols = crop_windows_reference(b1, 4, MaskRefiner.RECEPTIVE_RADIUS + 1, 80)
+            window_share.append(rows.shape[1] * cols.shape[1] / 80 ** 2)
+    assert checked >= 8
+    assert min(window_share) < 0.6  # the saving is real on these frames
+
+
+def test_crop_windows_cover_the_box_and_its_margin_inside_the_map():
+    boxes = torch.tensor([[0.0, 0.0, 30.0, 20.0],       # at the top-left corner
+                          [300.0, 250.0, 320.0, 320.0],  # at the bottom-right corner
+                          [100.0, 120.0, 180.0, 140.0]])
+    rows, cols = crop_windows_reference(boxes, 4, 4, 80)
+    # the tallest box spans cells 62..80 (y2 = 320 lands on cell 80), the widest 25..45; + 4 cells each side
+    assert rows.shape[1] == (80 - 62) + 1 + 8 and cols.shape[1] == (45 - 25) + 1 + 8
+    for k, b in enumerate(boxes.long() // 4):
+        assert rows[k, 0] >= 0 and rows[k, -1] <= 79 and cols[k, 0] >= 0 and cols[k, -1] <= 79
+        assert rows[k, 0] <= max(b[1] - 4, 0) and rows[k, -1] >= min(b[3] + 4, 79)
+        assert cols[k, 0] <= max(b[0] - 4, 0) and cols[k, -1] >= min(b[2] + 4, 79)
+    r0, c0 = crop_windows_reference(torch.zeros(0, 4), 4, 4, 80)
+    assert r0.shape == (0, 1) and c0.shape == (0, 1)
+
+
+def test_crop_windows_onnx_translation_matches_torch(tmp_path):
+    """The exported arithmetic of s4net::crop_windows equals the eager one, 0 boxes included."""
+    import onnxruntime as ort
+    from export.onnx_ops import TRANSLATIONS
+
+    class Windows(torch.nn.Module):
+        def forward(self, boxes):
+            return crop_windows(boxes, 4, 4, 80)
+
+    path = str(tmp_path / "w.onnx")
+    example = torch.tensor([[10.0, 20.0, 60.0, 200.0], [0.0, 0.0, 320.0, 320.0], [5.0, 6.0, 7.0, 8.0]])
+    torch.onnx.export(Windows().eval(), (example,), path, dynamo=True, custom_translation_table=TRANSLATIONS,
+                      opset_version=18, input_names=["boxes"], dynamic_shapes={"boxes": {0: torch.export.Dim.DYNAMIC}})
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    for k in (0, 1, 3, 7):
+        xy = rng.uniform(0, 320, (k, 2, 2)).astype(np.float32)
+        boxes = np.concatenate([xy.min(1), xy.max(1)], 1).reshape(k, 4)
+        rows, cols = sess.run(None, {"boxes": boxes})
+        want = crop_windows_reference(torch.from_numpy(boxes), 4, 4, 80)
+        assert np.array_equal(rows, want[0].numpy()) and np.array_equal(cols, want[1].numpy())
+
+
+def test_upsample_matrix_is_bilinear_interpolation():
+    torch.manual_seed(0)
+    coarse = torch.randn(2, 1, 7, 9)
+    want = F.interpolate(coarse, scale_factor=2.0, mode="bilinear", align_corners=False)[:, 0]
+    got = upsample_matrix(7, coarse) @ coarse[:, 0] @ upsample_matrix(9, coarse).t()
+    assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_every_anchor_as_candidate_gives_the_top_5000_detections():
+    """Without the paper's top-5000 cut (6,375 anchors at 320x320), NMS sees a few more low-score
+    candidates and drops them at the score threshold: the same detections on real frames."""
+    net = load_checkpoint(CHECKPOINT)[0]
+    found = 0
+    for image in _sample_frames(60):
+        x = torch.from_numpy(image[None])
+        with torch.no_grad():
+            net.cfg.pre_nms_topk = 5000
+            b1, s1, m1 = net.infer(x, torch.tensor([0.3]))
+            net.cfg.pre_nms_topk = 0
+            b2, s2, m2 = net.infer(x, torch.tensor([0.3]))
+        assert torch.equal(b1, b2) and torch.equal(s1, s2) and torch.allclose(m1, m2)
+        found += len(s1)
+    assert found >= 3

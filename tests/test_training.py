@@ -32,3 +32,39 @@ def test_loss_decreases_on_real_images(data_root):
     first, last = np.mean(losses[:3]), np.mean(losses[-3:])
     assert np.isfinite(losses).all()
     assert last < 0.6 * first, (first, last)
+
+
+def test_saliency_loss_scores_the_union_of_salient_instances_and_skips_unsure_pixels():
+    from model.losses import saliency_loss
+    masks = torch.zeros(2, 32, 32, dtype=torch.bool)
+    masks[0, :, :8] = True      # two salient instances: the left quarter...
+    masks[1, :, 8:16] = True    # ...and the one next to it
+    unsure = torch.zeros(32, 32, dtype=torch.bool)
+    target = {"masks": masks, "unsure": unsure}
+    right = torch.full((1, 1, 8, 8), -12.0)
+    right[..., :4] = 12.0       # the union (left half) at a quarter of the resolution
+    assert saliency_loss([right], [target]) < 1e-3
+    assert saliency_loss([-right], [target]) > 10
+    half_wrong = right.clone()
+    half_wrong[..., 4:] = 12.0  # claims the right half too...
+    unsure_right = unsure.clone()
+    unsure_right[:, 16:] = True  # ...where the teacher was unsure: not counted
+    assert saliency_loss([half_wrong], [target]) > 5
+    assert saliency_loss([half_wrong], [{"masks": masks, "unsure": unsure_right}]) < 1e-3
+    empty = {"masks": torch.zeros(0, 32, 32, dtype=torch.bool), "unsure": unsure}
+    assert saliency_loss([torch.full((1, 1, 8, 8), -12.0)], [empty]) < 1e-3  # nothing salient: all background
+
+
+def test_saliency_heads_train_with_the_network_and_stay_out_of_inference(data_root):
+    rng = np.random.default_rng(0)
+    samples = [s for s in shared_datasets(data_root) if s.group == "balloon"][:2]
+    data = CachedDataset(unpack(build(samples, 128)[0]))
+    batch = [data.sample(rng, i, augmented=False) for i in range(2)]
+    net = S4Net(NetConfig(image_size=128, mask_stride=4, saliency_aux=True)).train()
+    loss, parts = training_step(net, [b[0] for b in batch], [b[1] for b in batch], LossConfig(saliency_weight=0.5), rng)
+    loss.backward()
+    assert parts["sal"] > 0 and net.saliency.coarse.weight.grad.abs().sum() > 0
+    assert net.saliency.fine.weight.grad.abs().sum() > 0
+    plain = S4Net(NetConfig(image_size=128, mask_stride=4), pretrained=False)
+    assert plain.saliency is None and "sal" not in training_step(plain, [b[0] for b in batch],
+                                                                [b[1] for b in batch], LossConfig(), rng)[1]
