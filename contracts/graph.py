@@ -4,7 +4,11 @@
              score_threshold  float32 (1,): boxes at or below it are dropped before NMS
     outputs  boxes   float32 (N, 4) x1 y1 x2 y2 in input pixels (0..S)
              scores  float32 (N,) best first
-             masks   float32 (N, S/8, S/8) mask probabilities over the whole input, stride 8
+             masks   float32 (N, S/m, S/m) mask probabilities over the whole input at the mask
+                     stride m (metadata mask_stride: 8, or 4 with the refiner); meant to be read
+                     inside each instance's box (contracts/masks.py), where they are final: the
+                     refiner runs in a window of the box plus a margin, the rest of the map holds
+                     the upsampled stride-8 masks
     N is dynamic (0 included), at most max_detections.
 """
 MODEL_NAME = "S4Net"

@@ -41,6 +41,10 @@ class NetConfig:
     nms_iou: float = 0.4
     max_detections: int = 20
     score_threshold: float = 0.5       # display default, stored in the ONNX metadata
+    # added to the mask logits at inference, so that probability 0.5 (where every consumer cuts)
+    # falls where the model's masks are best: a calibration chosen on training images
+    # (model.calibrate); 0: masks cut at the trained probability 0.5
+    mask_bias: float = 0.0
 
     def to_dict(self):
         return asdict(self)

@@ -115,7 +115,7 @@ class CentreBoxBaseline:
         return box, np.ones(1, np.float32), np.ones((1, s // 8, s // 8), np.float32)
 
 
-def predict_full_res(predictor, image, threshold):
+def predict_full_res(predictor, image, threshold, mask_threshold=0.5):
     """Run at the network size, then masks back to the image size inside each box."""
     h, w = image.shape[:2]
     s = predictor.size
@@ -124,22 +124,23 @@ def predict_full_res(predictor, image, threshold):
     boxes = boxes * np.array([w / s, h / s, w / s, h / s], np.float32)
     masks = np.zeros((len(scores), h, w), bool)
     for i in range(len(scores)):
-        x0, y0, crop = paste_mask(maps[i], boxes[i], (h, w))
+        x0, y0, crop = paste_mask(maps[i], boxes[i], (h, w), mask_threshold)
         masks[i, y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
     return masks, scores
 
 
-def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05):
+def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_threshold=0.5, progress=True):
+    """mask_threshold: where the masks are cut (the app cuts at 0.5; model.calibrate tries others)."""
     gts, preds, j_per_seq = [], [], defaultdict(list)
     skipped = 0
-    for s in tqdm(samples, desc="evaluate", unit="img"):
+    for s in tqdm(samples, desc="evaluate", unit="img", disable=not progress):
         try:
             image, gm, gs = s.load()
         except formats.AnnotationError as e:
             tqdm.write(f"skipped: {e}")
             skipped += 1
             continue
-        masks, scores = predict_full_res(predictor, image, ap_threshold)
+        masks, scores = predict_full_res(predictor, image, ap_threshold, mask_threshold)
         gts.append((gm, gs))
         preds.append((masks, scores))
         if s.union_mask:

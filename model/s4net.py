@@ -375,7 +375,8 @@ class S4Net(nn.Module):
             # +1 cell: the app samples the mask bilinearly, so a box's edge reads one cell beyond it
             windows = crop_windows(mask_boxes, cfg.mask_stride, MaskRefiner.RECEPTIVE_RADIUS + 1,
                                    cfg.image_size // cfg.mask_stride)
-        masks = torch.sigmoid(self.mask_logits(seg_map, batch_index, mask_boxes, fine, windows=windows).float())[:, 0]
+        logits = self.mask_logits(seg_map, batch_index, mask_boxes, fine, windows=windows).float()
+        masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
         return boxes, scores, masks[:n]
 
     def train(self, mode=True):

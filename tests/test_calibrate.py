@@ -1,0 +1,54 @@
+"""The mask cut calibration: a logit bias moves the 0.5 cut exactly; it is chosen on training images."""
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import CHECKPOINT, MODEL
+from model import calibrate as C
+from model.checkpoint import load_checkpoint
+from model.splits import shared_datasets
+
+
+@pytest.mark.parametrize("t", [0.3, 0.4, 0.5, 0.55, 0.7])
+def test_bias_moves_the_half_cut_to_the_chosen_probability(t):
+    x = torch.linspace(-8, 8, 20001, dtype=torch.float64)
+    biased = torch.sigmoid(x + C.bias_for(t)) > 0.5
+    plain = torch.sigmoid(x) > t
+    # only the one grid point that sits on the cut itself may fall either way (rounding)
+    assert (biased != plain).sum() <= 1
+
+
+def test_calibration_images_are_training_images_every_kth_per_source(data_root):
+    samples = shared_datasets(data_root)
+    picked = C.training_subset(samples, 6)
+    assert picked and all(s.split == "train" for s in picked)
+    for source, step in (("davis", 12), ("ccp-person", 6)):
+        train = [s for s in samples if s.split == "train" and s.group.split("/")[0] == source]
+        assert [s for s in picked if s.group.split("/")[0] == source] == train[::step]
+
+
+def test_a_checkpoint_with_a_mask_bias_cuts_where_the_calibration_said(davis_frame):
+    net = load_checkpoint(CHECKPOINT)[0]
+    image = torch.from_numpy(cv2.resize(davis_frame[0], (320, 320), interpolation=cv2.INTER_AREA)[None])
+    thr = torch.tensor([0.5])
+    with torch.no_grad():
+        b0, s0, m0 = net.infer(image, thr)
+        net.cfg.mask_bias = C.bias_for(0.4)
+        b1, s1, m1 = net.infer(image, thr)
+    assert len(s0) >= 1
+    # the detector is untouched; only where the masks are cut moves
+    assert torch.equal(b0, b1) and torch.equal(s0, s1)
+    assert ((m1 > 0.5) != (m0 > 0.4)).float().mean() < 1e-4
+    assert (m1 > 0.5).sum() > (m0 > 0.5).sum()
+
+
+def test_calibration_scores_every_cut_and_picks_the_best(data_root):
+    from model.evaluate import OnnxPredictor
+    train = C.training_subset(shared_datasets(data_root), 6)
+    picked = [s for s in train if s.group.startswith("davis")][:3] + [s for s in train if s.group.startswith("balloon")][:2]
+    table, best = C.calibrate(OnnxPredictor(MODEL), picked, thresholds=(0.3, 0.5, 0.7))
+    assert set(table) == {0.3, 0.5, 0.7} and all(r["images"] == 5 for r in table.values())
+    assert C.score(table[best]) == max(C.score(r) for r in table.values())
+    # the masks do change with the cut: the DAVIS union grows as the cut falls
+    assert len({round(r["J_mean"], 6) for r in table.values()}) > 1
