@@ -33,6 +33,7 @@ def test_a_checkpoint_with_a_mask_bias_cuts_where_the_calibration_said(davis_fra
     image = torch.from_numpy(cv2.resize(davis_frame[0], (320, 320), interpolation=cv2.INTER_AREA)[None])
     thr = torch.tensor([0.5])
     with torch.no_grad():
+        net.cfg.mask_bias = 0.0
         b0, s0, m0 = net.infer(image, thr)
         net.cfg.mask_bias = C.bias_for(0.4)
         b1, s1, m1 = net.infer(image, thr)
