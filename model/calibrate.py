@@ -20,6 +20,7 @@ import torch
 from tqdm import tqdm
 
 from . import formats
+from .checkpoint import CheckpointError
 from .evaluate import TorchPredictor, evaluate
 from .splits import shared_datasets
 
@@ -79,7 +80,7 @@ def main(argv=None):
     try:
         predictor = TorchPredictor(a.checkpoint)
         samples = training_subset(shared_datasets(a.data, a.teacher_maps), a.every)
-    except (FileNotFoundError, formats.AnnotationError) as e:
+    except (FileNotFoundError, formats.AnnotationError, CheckpointError) as e:
         sys.exit(f"error: {e}")
     if not samples:
         sys.exit(f"error: no training images found under {a.data}")

@@ -1,10 +1,13 @@
 """The mask cut calibration: a logit bias moves the 0.5 cut exactly; it is chosen on training images."""
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from conftest import CHECKPOINT, MODEL
+from conftest import CHECKPOINT, MODEL, ROOT
 from model import calibrate as C
 from model.checkpoint import load_checkpoint
 from model.splits import shared_datasets
@@ -53,3 +56,13 @@ def test_calibration_scores_every_cut_and_picks_the_best(data_root):
     assert C.score(table[best]) == max(C.score(r) for r in table.values())
     # the masks do change with the cut: the DAVIS union grows as the cut falls
     assert len({round(r["J_mean"], 6) for r in table.values()}) > 1
+
+
+@pytest.mark.parametrize("make", ["missing", "not a checkpoint"])
+def test_a_bad_checkpoint_is_one_line(tmp_path, data_root, make):
+    path = tmp_path / "model.pt"
+    if make != "missing":
+        path.write_bytes(b"not torch")
+    r = subprocess.run([sys.executable, "-m", "model.calibrate", "--checkpoint", str(path), "--data", data_root],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode != 0 and r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
