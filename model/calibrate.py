@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from . import formats
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, read_checkpoint
 from .evaluate import TorchPredictor, evaluate
 from .splits import shared_datasets
 
@@ -95,7 +95,7 @@ def main(argv=None):
         with open(a.json, "w") as f:
             json.dump({"images": len(samples), "best": best, "table": {str(t): r for t, r in table.items()}}, f, indent=1)
     if a.out:
-        ckpt = torch.load(a.checkpoint, map_location="cpu", weights_only=False)
+        ckpt = read_checkpoint(a.checkpoint)
         ckpt["net_config"] = dict(ckpt["net_config"], mask_bias=old + bias_for(best))
         torch.save(ckpt, a.out + ".tmp")
         os.replace(a.out + ".tmp", a.out)
