@@ -38,6 +38,13 @@ def decode(deltas, anchors):
     return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1)
 
 
+def expand_boxes(boxes, fraction, size):
+    """(N,4) boxes with each side moved out by `fraction` of the box's width (left, right) or
+    height (top, bottom), clipped to [0, size]."""
+    wh = (boxes[:, 2:] - boxes[:, :2]) * fraction
+    return torch.cat([boxes[:, :2] - wh, boxes[:, 2:] + wh], 1).clamp(min=0.0).clamp(max=size)
+
+
 def box_iou(a, b):
     """(N,4) x (M,4) -> (N,M) IoU."""
     area_a = (a[:, 2] - a[:, 0]).clamp(min=0) * (a[:, 3] - a[:, 1]).clamp(min=0)

@@ -45,6 +45,11 @@ class NetConfig:
     # falls where the model's masks are best: a calibration chosen on training images
     # (model.calibrate); 0: masks cut at the trained probability 0.5
     mask_bias: float = 0.0
+    # each detected box grows by this share of its width/height per side before the mask branch
+    # (and is returned so): detected boxes often fall short of the object (feet, wheels, a hull),
+    # and the mask is cut to its box. Train with LossConfig.mask_box_jitter so the branch learns to
+    # cut a loose box, not to fill it. 0: the paper's tight boxes
+    mask_box_expand: float = 0.0
 
     def to_dict(self):
         return asdict(self)
@@ -66,6 +71,9 @@ class LossConfig:
     smooth_l1_sigma: float = 3.0
     max_masks_per_image: int = 4       # GT boxes fed to the mask branch per image (cost bound)
     saliency_weight: float = 0.0       # dense saliency loss (NetConfig.saliency_aux heads); 0: off
+    # boxes fed to the mask branch: ground truth grown by NetConfig.mask_box_expand, then each side
+    # moved by a uniform share in [-jitter, +jitter] of the box size, like a detector's error
+    mask_box_jitter: float = 0.0
 
 
 @dataclass
@@ -83,6 +91,9 @@ class TrainConfig:
     augment: bool = True               # flip, zoom-crop, colour, copy-paste (False: none, for ablation)
     paste_prob: float = 0.5            # share of training images that get 1-3 pasted instances (0: ablation)
     freeze_backbone_stages: int = 2    # stem + first stages stay frozen (BN is frozen everywhere)
+    # True: only the mask path learns (segmentation features, branch, refiner); the backbone, FPN
+    # and detection head stay as they are, so detections are unchanged by the fine-tune
+    mask_path_only: bool = False
     checkpoint_minutes: float = 5.0
     seed: int = 0
     threads: int = 2

@@ -339,7 +339,8 @@ class S4Net(nn.Module):
 
     # -- inference ------------------------------------------------------------------------------
     def infer(self, image_bgr_uint8, score_threshold):
-        """One image (1,H,W,3) uint8 BGR at cfg.image_size -> boxes (N,4) in input pixels,
+        """One image (1,H,W,3) uint8 BGR at cfg.image_size -> boxes (N,4) in input pixels (grown by
+        cfg.mask_box_expand: each mask lies inside its box),
         scores (N), mask probabilities (N,H/s,W/s) over the whole image, s = cfg.mask_stride.
 
         This is exactly what the ONNX graph computes. The mask branch runs only for the boxes that
@@ -364,6 +365,8 @@ class S4Net(nn.Module):
         boxes = boxes.clamp(min=0.0).clamp(max=size)
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
+        if cfg.mask_box_expand:
+            boxes = B.expand_boxes(boxes, cfg.mask_box_expand, size)
         n = boxes.shape[0]
         mask_boxes = boxes
         if self.pad_empty:  # one dummy box, so no per-instance op ever sees an empty batch

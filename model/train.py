@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from . import augment
+from . import boxes as B
 from .cache import load_cache
 from .config import LossConfig, NetConfig, TrainConfig
 from .losses import detection_loss, mask_loss, saliency_loss
@@ -96,6 +97,24 @@ def network_input(model, images_bgr):
     return model.normalise(rgb)
 
 
+def mask_branch_boxes(gt_boxes, expand, jitter, rng, size):
+    """The boxes the mask branch trains on: ground truth grown as at inference
+    (NetConfig.mask_box_expand), each side then moved by a uniform share of the box size in
+    [-jitter, jitter], so the branch sees boxes as loose or as short as a detector's."""
+    if not expand and not jitter:
+        return gt_boxes
+    b = B.expand_boxes(gt_boxes, expand, size)
+    if jitter:
+        wh = (gt_boxes[:, 2:] - gt_boxes[:, :2]).repeat(1, 2)
+        noise = torch.from_numpy(rng.uniform(-jitter, jitter, b.shape).astype(np.float32)).to(b.device)
+        b = (b + noise * wh * b.new_tensor([-1, -1, 1, 1])).clamp(min=0.0).clamp(max=size)
+        # never less than 2 px a side, so every box keeps a cell of loss
+        centre = (b[:, :2] + b[:, 2:]) / 2
+        half = ((b[:, 2:] - b[:, :2]) / 2).clamp(min=1.0)
+        b = torch.cat([centre - half, centre + half], 1)
+    return b
+
+
 def training_step(model, images_bgr, targets, loss_cfg, rng):
     """Total loss and its parts for one batch: GT boxes (at most max_masks_per_image each) go to
     the mask branch, as in the paper."""
@@ -114,7 +133,9 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
             mmasks.append(t["masks"][j])
             munsure.append(t["unsure"] if "unsure" in t else torch.zeros_like(t["masks"][j]))
     if bidx:
-        bidx_t, mboxes_t = torch.tensor(bidx, device=device), torch.stack(mboxes)
+        bidx_t = torch.tensor(bidx, device=device)
+        mboxes_t = mask_branch_boxes(torch.stack(mboxes), model.cfg.mask_box_expand, loss_cfg.mask_box_jitter,
+                                     rng, float(model.cfg.image_size))
         gt, unsure = torch.stack(mmasks), torch.stack(munsure)
         coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True)
         msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure)
@@ -128,6 +149,13 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
         total = total + loss_cfg.saliency_weight * sal
         parts["sal"] = sal.item()
     return total, parts
+
+
+def freeze_detector(model):
+    """Backbone, FPN and detection head get no gradient: only the mask path learns."""
+    for part in (model.backbone, model.fpn, model.head):
+        for p in part.parameters():
+            p.requires_grad_(False)
 
 
 def freeze_early_backbone(model, stages):
@@ -175,6 +203,8 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
         raise SystemExit(f"error: cache is {int(data.c['size'])}px, network expects {cfg.net.image_size}px")
     model = S4Net(cfg.net).to(device).train()
     freeze_early_backbone(model, cfg.freeze_backbone_stages)
+    if cfg.mask_path_only:
+        freeze_detector(model)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     os.makedirs(cfg.out, exist_ok=True)
@@ -263,6 +293,14 @@ def main(argv=None):
     p.add_argument("--saliency-weight", type=float, default=0.0,
                    help="weight of a dense saliency loss on the mask path's feature maps (training-only "
                         "heads, not exported); 0: off")
+    p.add_argument("--mask-box-expand", type=float, default=0.0,
+                   help="grow each detected box by this share of its size per side before the mask "
+                        "branch (stored in the model; inference does the same)")
+    p.add_argument("--mask-box-jitter", type=float, default=0.0,
+                   help="move each side of the mask branch's training boxes by up to this share of "
+                        "the box size, like a detector's error")
+    p.add_argument("--mask-path-only", action="store_true",
+                   help="train only the mask path (with --init: the detections stay as they were)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -275,13 +313,18 @@ def main(argv=None):
         p.error("--paste-prob must be between 0 and 1")
     if a.saliency_weight < 0:
         p.error("--saliency-weight must be >= 0")
-    cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight), source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
+    if not 0.0 <= a.mask_box_expand <= 0.5 or not 0.0 <= a.mask_box_jitter <= 0.5:
+        p.error("--mask-box-expand and --mask-box-jitter must be between 0 and 0.5")
+    if a.mask_path_only and not a.init:
+        p.error("--mask-path-only needs --init: a detector to keep")
+    cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter),
+                      mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob,
                       net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),
-                                    saliency_aux=a.saliency_weight > 0,
+                                    saliency_aux=a.saliency_weight > 0, mask_box_expand=a.mask_box_expand,
                                     trim_last_stage=not a.full_backbone and a.backbone.startswith("lite")))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
