@@ -2,7 +2,8 @@
 
     inputs   image            uint8 (1, S, S, 3), BGR, the frame already resized to S x S
              score_threshold  float32 (1,): boxes at or below it are dropped before NMS
-    outputs  boxes   float32 (N, 4) x1 y1 x2 y2 in input pixels (0..S)
+    outputs  boxes   float32 (N, 4) x1 y1 x2 y2 in input pixels (0..S): each instance's mask window
+                     (the detected box grown by the model's mask_box_expand; the mask lies inside)
              scores  float32 (N,) best first
              masks   float32 (N, S/m, S/m) mask probabilities over the whole input at the mask
                      stride m (metadata mask_stride: 8, or 4 with the refiner); meant to be read

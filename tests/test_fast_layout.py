@@ -191,7 +191,9 @@ def test_refiner_in_windows_gives_the_whole_map_masks_inside_every_box(davis_fra
             rows, cols = crop_windows_reference(b1, 4, MaskRefiner.RECEPTIVE_RADIUS + 1, 80)
             window_share.append(rows.shape[1] * cols.shape[1] / 80 ** 2)
     assert checked >= 8
-    assert min(window_share) < 0.6  # the saving is real on these frames
+    # the saving is real on these frames (the windows grow with the model's mask_box_expand:
+    # with 0.15 the smallest is 0.61 of the map)
+    assert min(window_share) < 0.7
 
 
 def test_crop_windows_cover_the_box_and_its_margin_inside_the_map():
