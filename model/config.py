@@ -74,6 +74,7 @@ class LossConfig:
     # boxes fed to the mask branch: ground truth grown by NetConfig.mask_box_expand, then each side
     # moved by a uniform share in [-jitter, +jitter] of the box size, like a detector's error
     mask_box_jitter: float = 0.0
+    mask_dice_weight: float = 0.0      # soft Dice loss added to the mask cross-entropy; 0: off
 
 
 @dataclass

@@ -44,10 +44,12 @@ def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
     return cls, box
 
 
-def mask_loss(logits, gt_masks, boxes, stride, unsure=None):
+def mask_loss(logits, gt_masks, boxes, stride, unsure=None, dice_weight=0.0):
     """logits (K,1,h,w) over the map; gt_masks (K,H,W) at image resolution, turned into soft
     targets on the stride grid; loss averaged over the cells of each ground-truth box, leaving out
-    cells that are mostly `unsure` (K,H,W) pixels (where a teacher's pseudo-label is not sure)."""
+    cells that are mostly `unsure` (K,H,W) pixels (where a teacher's pseudo-label is not sure).
+    dice_weight: adds that much of a soft Dice loss over the same cells, which scores each mask as a
+    whole, like the IoU that J and AP measure, where cross-entropy scores cells one by one."""
     if len(logits) == 0:
         return logits.sum() * 0
     h, w = logits.shape[-2:]
@@ -57,7 +59,13 @@ def mask_loss(logits, gt_masks, boxes, stride, unsure=None):
     if unsure is not None:
         weight = weight * (F.adaptive_avg_pool2d(unsure[:, None].float(), (h, w)) < 0.5)
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    return ((ce * weight).sum((1, 2, 3)) / weight.sum((1, 2, 3)).clamp(min=1)).mean()
+    loss = ((ce * weight).sum((1, 2, 3)) / weight.sum((1, 2, 3)).clamp(min=1)).mean()
+    if dice_weight:
+        p = torch.sigmoid(logits) * weight
+        t = target * weight
+        dice = 1 - (2 * (p * t).sum((1, 2, 3)) + 1) / (p.sum((1, 2, 3)) + t.sum((1, 2, 3)) + 1)
+        loss = loss + dice_weight * dice.mean()
+    return loss
 
 
 def saliency_loss(logits, targets):

@@ -138,9 +138,10 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
                                      rng, float(model.cfg.image_size))
         gt, unsure = torch.stack(mmasks), torch.stack(munsure)
         coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True)
-        msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure)
+        dice = loss_cfg.mask_dice_weight
+        msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure, dice)
         if model.refiner is not None:  # the stride-8 logits stay supervised; the refiner adds detail
-            msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure)
+            msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure, dice)
     else:
         msk = seg_map.sum() * 0
     total, parts = cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
@@ -299,6 +300,8 @@ def main(argv=None):
     p.add_argument("--mask-box-jitter", type=float, default=0.0,
                    help="move each side of the mask branch's training boxes by up to this share of "
                         "the box size, like a detector's error")
+    p.add_argument("--mask-dice-weight", type=float, default=0.0,
+                   help="add this much of a soft Dice loss to the mask cross-entropy (0: off)")
     p.add_argument("--mask-path-only", action="store_true",
                    help="train only the mask path (with --init: the detections stay as they were)")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -315,9 +318,12 @@ def main(argv=None):
         p.error("--saliency-weight must be >= 0")
     if not 0.0 <= a.mask_box_expand <= 0.5 or not 0.0 <= a.mask_box_jitter <= 0.5:
         p.error("--mask-box-expand and --mask-box-jitter must be between 0 and 0.5")
+    if a.mask_dice_weight < 0:
+        p.error("--mask-dice-weight must be >= 0")
     if a.mask_path_only and not a.init:
         p.error("--mask-path-only needs --init: a detector to keep")
-    cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter),
+    cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
+                                      mask_dice_weight=a.mask_dice_weight),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob,

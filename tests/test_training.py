@@ -68,3 +68,21 @@ def test_saliency_heads_train_with_the_network_and_stay_out_of_inference(data_ro
     plain = S4Net(NetConfig(image_size=128, mask_stride=4), pretrained=False)
     assert plain.saliency is None and "sal" not in training_step(plain, [b[0] for b in batch],
                                                                 [b[1] for b in batch], LossConfig(), rng)[1]
+
+
+def test_dice_term_scores_the_mask_as_a_whole_inside_its_box():
+    from model.losses import mask_loss
+    gt = torch.zeros(1, 64, 64)
+    gt[0, 16:48, 16:40] = 1
+    box = torch.tensor([[16.0, 16.0, 40.0, 48.0]])
+    target = torch.nn.functional.adaptive_avg_pool2d(gt[:, None], (16, 16))
+    right = (target * 2 - 1) * 12            # confident and right
+    half = right.clone()
+    half[..., 8:, :] = -12                   # the lower half of the object missed
+    plain = mask_loss(half, gt, box, 4)
+    assert torch.equal(mask_loss(half, gt, box, 4, dice_weight=0.0), plain)
+    extra_right = mask_loss(right, gt, box, 4, dice_weight=1.0) - mask_loss(right, gt, box, 4)
+    extra_half = mask_loss(half, gt, box, 4, dice_weight=1.0) - plain
+    assert extra_right < 1e-3
+    # half the object missed: Dice = 1 - 2*0.5/(0.5+1) = 1/3 of a loss, whatever the box size
+    assert abs(extra_half.item() - 1 / 3) < 0.01
