@@ -44,6 +44,18 @@ def davis_frame(data_root):
     return image, mask
 
 
+def infer_twice(net, image_bgr, change, threshold=0.5):
+    """The checkpoint's network on one real frame (resized to 320) before and after `change(net)`
+    (say, a config value set): two (boxes, scores, masks) tuples, for comparing the two."""
+    import torch
+    x = torch.from_numpy(cv2.resize(image_bgr, (320, 320), interpolation=cv2.INTER_AREA)[None])
+    thr = torch.tensor([threshold])
+    with torch.no_grad():
+        before = net.infer(x, thr)
+        change(net)
+        return before, net.infer(x, thr)
+
+
 def run_main(*args, timeout=300):
     return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)

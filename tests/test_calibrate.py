@@ -2,12 +2,10 @@
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
-from conftest import CHECKPOINT, MODEL, ROOT
+from conftest import CHECKPOINT, MODEL, ROOT, infer_twice
 from model import calibrate as C
 from model.checkpoint import load_checkpoint
 from model.splits import shared_datasets
@@ -33,13 +31,9 @@ def test_calibration_images_are_training_images_every_kth_per_source(data_root):
 
 def test_a_checkpoint_with_a_mask_bias_cuts_where_the_calibration_said(davis_frame):
     net = load_checkpoint(CHECKPOINT)[0]
-    image = torch.from_numpy(cv2.resize(davis_frame[0], (320, 320), interpolation=cv2.INTER_AREA)[None])
-    thr = torch.tensor([0.5])
-    with torch.no_grad():
-        net.cfg.mask_bias = 0.0
-        b0, s0, m0 = net.infer(image, thr)
-        net.cfg.mask_bias = C.bias_for(0.4)
-        b1, s1, m1 = net.infer(image, thr)
+    net.cfg.mask_bias = 0.0
+    (b0, s0, m0), (b1, s1, m1) = infer_twice(net, davis_frame[0],
+                                             lambda n: setattr(n.cfg, "mask_bias", C.bias_for(0.4)))
     assert len(s0) >= 1
     # the detector is untouched; only where the masks are cut moves
     assert torch.equal(b0, b1) and torch.equal(s0, s1)

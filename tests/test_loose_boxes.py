@@ -1,10 +1,9 @@
 """Loose boxes for the mask branch: detected boxes grow before the masks are cut to them, the branch
 trains on boxes as loose or as short as a detector's, and a mask-path fine-tune keeps the detector."""
-import cv2
 import numpy as np
 import torch
 
-from conftest import CHECKPOINT
+from conftest import CHECKPOINT, infer_twice
 from model.boxes import expand_boxes
 from model.cache import build, unpack
 from model.checkpoint import load_checkpoint
@@ -45,13 +44,9 @@ def test_a_jittered_box_never_collapses():
 
 def test_grown_boxes_are_returned_and_the_detections_are_unchanged(davis_frame):
     net = load_checkpoint(CHECKPOINT)[0]
-    image = torch.from_numpy(cv2.resize(davis_frame[0], (320, 320), interpolation=cv2.INTER_AREA)[None])
-    thr = torch.tensor([0.5])
-    with torch.no_grad():
-        net.cfg.mask_box_expand = 0.0
-        b0, s0, m0 = net.infer(image, thr)
-        net.cfg.mask_box_expand = 0.15
-        b1, s1, m1 = net.infer(image, thr)
+    net.cfg.mask_box_expand = 0.0
+    (b0, s0, m0), (b1, s1, m1) = infer_twice(net, davis_frame[0],
+                                             lambda n: setattr(n.cfg, "mask_box_expand", 0.15))
     assert len(s0) >= 1 and torch.equal(s0, s1)
     assert torch.allclose(b1, expand_boxes(b0, 0.15, 320.0))
     # the mask branch sees the larger box: its masks change
