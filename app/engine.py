@@ -15,6 +15,7 @@ import numpy as np
 
 from assets import ASSETS_DIR
 from contracts import graph as G
+from contracts.masks import tighten_boxes
 
 from .results import Result
 
@@ -153,5 +154,8 @@ class Engine:
         t2 = time.perf_counter()
         n = min(len(scores), self.max_instances)
         boxes = boxes[:n] * np.array([w / s, h / s, w / s, h / s], np.float32)
+        # the graph's boxes are mask windows (grown by the model's mask_box_expand): shrink each to
+        # its mask's extent, for the user, the tracker and every paste downstream (same masks)
+        boxes = tighten_boxes(boxes, maps[:n], (h, w))
         return Result(frame_bgr, boxes.astype(np.float32), scores[:n].astype(np.float32), maps[:n].astype(np.float32),
                       timings={"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000})

@@ -28,6 +28,37 @@ def paste_probabilities(prob_map, box, frame_size):
     return x0, y0, crop
 
 
+def tighten_boxes(boxes, maps, frame_size, threshold=0.5):
+    """Each box (N,4, frame pixels) shrunk to the extent its mask can reach, the same masks
+    (paste_mask gives the same pixels in the tighter box). The graph returns mask *windows*,
+    loose by design (NetConfig.mask_box_expand); users, the tracker and every paste want the object's
+    box. A pixel is above the cut only within one cell of a cell above it (bilinear sampling), so
+    the box is the cells above the cut inside the box, one cell more each side, inside the box.
+    A box with no such cell stays as it is (its mask is empty either way)."""
+    n, mh, mw = maps.shape
+    if n == 0:
+        return boxes
+    h, w = frame_size
+    cw, chh = w / mw, h / mh
+    xs, ys = (np.arange(mw) + 0.5) * cw, (np.arange(mh) + 0.5) * chh   # cell centres in pixels
+    inx = (xs[None] >= boxes[:, 0, None] - cw) & (xs[None] <= boxes[:, 2, None] + cw)
+    iny = (ys[None] >= boxes[:, 1, None] - chh) & (ys[None] <= boxes[:, 3, None] + chh)
+    on = (maps > threshold) & iny[:, :, None] & inx[:, None, :]
+    cols, rows = on.any(1), on.any(2)                                  # (N, mw), (N, mh)
+    out = boxes.copy()
+    has = cols.any(1)
+    if has.any():
+        big = np.float32(1e9)
+        x0 = np.where(cols, xs[None], big).min(1) - cw
+        x1 = np.where(cols, xs[None], -big).max(1) + cw
+        y0 = np.where(rows, ys[None], big).min(1) - chh
+        y1 = np.where(rows, ys[None], -big).max(1) + chh
+        tight = np.stack([np.maximum(boxes[:, 0], x0), np.maximum(boxes[:, 1], y0),
+                          np.minimum(boxes[:, 2], x1), np.minimum(boxes[:, 3], y1)], 1).astype(boxes.dtype)
+        out[has] = tight[has]
+    return out
+
+
 def paste_mask(prob_map, box, frame_size, threshold=0.5):
     """Full-resolution boolean mask of one instance, only inside its box: (x0, y0, bool crop)."""
     x0, y0, crop = paste_probabilities(prob_map, box, frame_size)
