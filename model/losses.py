@@ -46,7 +46,8 @@ def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
 
 def mask_loss(logits, gt_masks, boxes, stride, unsure=None, dice_weight=0.0):
     """logits (K,1,h,w) over the map; gt_masks (K,H,W) at image resolution, turned into soft
-    targets on the stride grid; loss averaged over the cells of each ground-truth box, leaving out
+    targets on the stride grid; loss averaged over the cells of each box given (the one the mask
+    branch saw: ground truth, or grown and jittered with loose boxes), leaving out
     cells that are mostly `unsure` (K,H,W) pixels (where a teacher's pseudo-label is not sure).
     dice_weight: adds that much of a soft Dice loss over the same cells, which scores each mask as a
     whole, like the IoU that J and AP measure, where cross-entropy scores cells one by one."""

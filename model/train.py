@@ -117,7 +117,7 @@ def mask_branch_boxes(gt_boxes, expand, jitter, rng, size):
 
 def training_step(model, images_bgr, targets, loss_cfg, rng):
     """Total loss and its parts for one batch: GT boxes (at most max_masks_per_image each) go to
-    the mask branch, as in the paper."""
+    the mask branch, as in the paper, or loose ones made from them (mask_branch_boxes)."""
     device = model.anchors.device
     x = network_input(model, images_bgr)
     targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
