@@ -45,18 +45,13 @@ def tighten_boxes(boxes, maps, frame_size, threshold=0.5):
     iny = (ys[None] >= boxes[:, 1, None] - chh) & (ys[None] <= boxes[:, 3, None] + chh)
     on = (maps > threshold) & iny[:, :, None] & inx[:, None, :]
     cols, rows = on.any(1), on.any(2)                                  # (N, mw), (N, mh)
-    out = boxes.copy()
-    has = cols.any(1)
-    if has.any():
-        big = np.float32(1e9)
-        x0 = np.where(cols, xs[None], big).min(1) - cw
-        x1 = np.where(cols, xs[None], -big).max(1) + cw
-        y0 = np.where(rows, ys[None], big).min(1) - chh
-        y1 = np.where(rows, ys[None], -big).max(1) + chh
-        tight = np.stack([np.maximum(boxes[:, 0], x0), np.maximum(boxes[:, 1], y0),
-                          np.minimum(boxes[:, 2], x1), np.minimum(boxes[:, 3], y1)], 1).astype(boxes.dtype)
-        out[has] = tight[has]
-    return out
+    x0 = np.where(cols, xs[None], np.inf).min(1) - cw
+    x1 = np.where(cols, xs[None], -np.inf).max(1) + cw
+    y0 = np.where(rows, ys[None], np.inf).min(1) - chh
+    y1 = np.where(rows, ys[None], -np.inf).max(1) + chh
+    tight = np.stack([np.maximum(boxes[:, 0], x0), np.maximum(boxes[:, 1], y0),
+                      np.minimum(boxes[:, 2], x1), np.minimum(boxes[:, 3], y1)], 1)
+    return np.where(cols.any(1)[:, None], tight, boxes).astype(boxes.dtype)
 
 
 def paste_mask(prob_map, box, frame_size, threshold=0.5):
