@@ -9,6 +9,12 @@ less sure on images it never saw gives masks that are too small at 0.5; the cut 
 is found on every k-th training image of each source (DAVIS every 2k: its frames are near
 duplicates), by the mean of mask AP@0.5, AP@0.7 and DAVIS J. The graph then adds
 log((1 - t) / t) to the mask logits, so that its probability 0.5 is the model's t.
+
+--input-size / --mask-flip calibrate the GPU graph's layout (S4Net.enlarge_mask_path: the mask
+path at a larger input, the detector at its own size), and the copy keeps that layout:
+
+    python -m model.calibrate --checkpoint assets/s4net_lite0.pt --data ../shared/data \
+        --teacher-maps teacher_maps/isnet --input-size 512 --mask-flip --out runs/s4net/gpu.pt
 """
 import argparse
 import json
@@ -76,11 +82,16 @@ def main(argv=None):
     p.add_argument("--every", type=int, default=6, help="every N-th training image of each source")
     p.add_argument("--out", help="write the checkpoint with the chosen mask bias here")
     p.add_argument("--json", help="write the table here")
+    p.add_argument("--input-size", type=int, help="the mask path's input size (the detector keeps its own)")
+    p.add_argument("--mask-flip", action="store_true", help="average each mask with its mirror image's")
     a = p.parse_args(argv)
     try:
         predictor = TorchPredictor(a.checkpoint)
+        if a.input_size or a.mask_flip:
+            predictor.net.enlarge_mask_path(a.input_size or predictor.size, a.mask_flip)
+            predictor.size = predictor.net.cfg.image_size
         samples = training_subset(shared_datasets(a.data, a.teacher_maps), a.every)
-    except (FileNotFoundError, formats.AnnotationError, CheckpointError) as e:
+    except (FileNotFoundError, formats.AnnotationError, CheckpointError, ValueError) as e:
         sys.exit(f"error: {e}")
     if not samples:
         sys.exit(f"error: no training images found under {a.data}")
@@ -96,7 +107,7 @@ def main(argv=None):
             json.dump({"images": len(samples), "best": best, "table": {str(t): r for t, r in table.items()}}, f, indent=1)
     if a.out:
         ckpt = read_checkpoint(a.checkpoint)
-        ckpt["net_config"] = dict(ckpt["net_config"], mask_bias=old + bias_for(best))
+        ckpt["net_config"] = dict(predictor.net.cfg.to_dict(), mask_bias=old + bias_for(best))
         torch.save(ckpt, a.out + ".tmp")
         os.replace(a.out + ".tmp", a.out)
         print(f"wrote {a.out}")

@@ -50,6 +50,14 @@ class NetConfig:
     # and the mask is cut to its box. Train with LossConfig.mask_box_jitter so the branch learns to
     # cut a loose box, not to fill it. 0: the paper's tight boxes
     mask_box_expand: float = 0.0
+    # inference: the mask path also runs on the mirrored image and the two mask logits are averaged
+    # (test-time flip). Twice the backbone's work: for the GPU graph, not the 2-core CPU default
+    mask_flip: bool = False
+    # inference: the detector runs on the input shrunk to this size (the size it was trained at),
+    # the mask path on the full input: finer masks, the same detections (a detector run at a size it
+    # never trained at returns more part-boxes). 0: both at image_size. Needs a multiple of 64;
+    # image_size a whole multiple of it shrinks by an exact average (area) pool
+    detector_size: int = 0
 
     def to_dict(self):
         return asdict(self)

@@ -198,6 +198,15 @@ class MaskRefiner(nn.Module):
         return (up + pick_y @ correction @ pick_x)[:, None]                      # (K, 1, 2h, 2w)
 
 
+def shrink(x, size):
+    """NCHW square images to size x size: an exact average pool when the ratio is whole (area
+    resampling, as the app's resize), else antialiased bilinear."""
+    ratio = x.shape[-1] // size
+    if ratio * size == x.shape[-1]:
+        return F.avg_pool2d(x, ratio) if ratio > 1 else x
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
 def upsample_matrix(n, like):
     """(2n, n) weights of x2 bilinear upsampling along one axis (align_corners=False, edges
     clamped), as F.interpolate computes it: U @ v upsamples a length-n vector v."""
@@ -259,10 +268,22 @@ class S4Net(nn.Module):
 
     def set_input_size(self, size):
         """Square input size in pixels (a multiple of 64, so every pyramid level tiles it exactly)."""
-        if size % 64 or not 128 <= size <= 2048:
-            raise ValueError(f"input size {size} is not a multiple of 64 between 128 and 2048")
+        for s in (size, self.cfg.detector_size or size):
+            if s % 64 or not 128 <= s <= 2048:
+                raise ValueError(f"input size {s} is not a multiple of 64 between 128 and 2048")
+        if self.cfg.detector_size > size:
+            raise ValueError(f"detector size {self.cfg.detector_size} is larger than the input size {size}")
         self.cfg.image_size = size
-        self.anchors = B.make_anchors((size, size), self.cfg.strides, self.cfg.anchor_sizes)
+        det = self.cfg.detector_size or size
+        self.anchors = B.make_anchors((det, det), self.cfg.strides, self.cfg.anchor_sizes)
+
+    def enlarge_mask_path(self, size, flip=True):
+        """The GPU graph's layout: the mask path reads a size x size input (and, with flip, its mirror
+        too), the detector the same input shrunk to the size it was trained at."""
+        self.cfg.detector_size = self.cfg.detector_size or self.cfg.image_size
+        self.cfg.mask_flip = flip
+        self.set_input_size(size)
+        return self
 
     # -- shared trunk ---------------------------------------------------------------------------
     def normalise(self, images_rgb_uint8_nhwc):
@@ -287,12 +308,19 @@ class S4Net(nn.Module):
     def features(self, x):
         """x: normalised NCHW. Returns class logits, box deltas, the stride-8 segmentation map and
         the refiner's stride-4 features (None without a refiner)."""
-        fine, *feats = self.backbone(x)
-        levels = self.fpn(feats)
+        fine, levels = self.trunk(x)
         logits, deltas = self.head(levels)
+        return (logits, deltas) + self.mask_features(fine, levels)
+
+    def trunk(self, x):
+        """Backbone + FPN: (the refiner's stride-4 backbone features, FPN levels)."""
+        fine, *feats = self.backbone(x)
+        return fine, self.fpn(feats)
+
+    def mask_features(self, fine, levels):
+        """The mask path's inputs: (stride-8 segmentation map, the refiner's stride-4 features or None)."""
         seg_map = F.relu(self.seg_feature(levels[0]))
-        fine = self.refiner.image_features(fine) if self.refiner is not None else None
-        return logits, deltas, seg_map, fine
+        return seg_map, (self.refiner.image_features(fine) if self.refiner is not None else None)
 
     def mask_logits(self, seg_map, batch_index, boxes, fine=None, with_coarse=False, windows=None):
         """Per box (image-pixel coords) the mask logits over the whole map at cfg.mask_stride:
@@ -351,12 +379,20 @@ class S4Net(nn.Module):
             x = image_bgr_uint8.permute(0, 3, 1, 2).to(self.mean.dtype) - self.mean
         else:
             x = self.normalise(image_bgr_uint8.flip(-1))
-        logits, deltas, seg_map, fine = self.features(x)
+        det_size = cfg.detector_size or cfg.image_size
+        mask_x = torch.cat([x, x.flip(-1)]) if cfg.mask_flip else x
+        fine, levels = self.trunk(mask_x)
+        if det_size == cfg.image_size:  # one pass: the detector reads the (unmirrored) image's levels
+            det_levels = [lv[:1] for lv in levels] if cfg.mask_flip else levels
+        else:  # the detector's own pass, on the input shrunk to the size it was trained at
+            det_levels = self.trunk(shrink(x.float(), det_size).to(x.dtype))[1]  # float16: no fp16 Resize on CPUs
+        logits, deltas = self.head(det_levels)
+        seg_map, fine = self.mask_features(fine, levels)
         # scores, boxes and NMS in float32 whatever the network's precision;
         # 1 - softmax(l)[0] == sigmoid(l1 - l0), without the softmax's exp/sum over both columns
         logits = logits[0].float()
         fg = torch.sigmoid(logits[:, 1] - logits[:, 0])
-        size = float(cfg.image_size)
+        size = float(det_size)
         if 0 < cfg.pre_nms_topk < fg.shape[0]:
             scores, idx = fg.topk(cfg.pre_nms_topk, sorted=False)  # NMS ranks them itself
             boxes = B.decode(deltas[0].float().index_select(0, idx), self.anchors.index_select(0, idx))
@@ -367,20 +403,34 @@ class S4Net(nn.Module):
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
         if cfg.mask_box_expand:
             boxes = B.expand_boxes(boxes, cfg.mask_box_expand, size)
+        if det_size != cfg.image_size:
+            boxes = boxes * (cfg.image_size / det_size)
+            size = float(cfg.image_size)
         n = boxes.shape[0]
         mask_boxes = boxes
         if self.pad_empty:  # one dummy box, so no per-instance op ever sees an empty batch
             # (a tiny one: the refiner's window is as large as the largest box)
             mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, 1.0, 1.0]])])
-        batch_index = torch.zeros(mask_boxes.shape[0], dtype=torch.long, device=boxes.device)
+        logits = self._one_image_mask_logits(seg_map[:1], fine, mask_boxes)
+        if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
+            mirrored = torch.stack([size - mask_boxes[:, 2], mask_boxes[:, 1],
+                                    size - mask_boxes[:, 0], mask_boxes[:, 3]], 1)
+            flipped = self._one_image_mask_logits(seg_map[1:], fine[1:] if fine is not None else None, mirrored)
+            logits = (logits + flipped.flip(-1)) * 0.5
+        masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
+        return boxes, scores, masks[:n]
+
+    def _one_image_mask_logits(self, seg_map, fine, boxes):
+        """Mask logits (K,1,H/s,W/s) in float32 of `boxes` on one image's maps (the first in the batch)."""
+        cfg = self.cfg
+        batch_index = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
         windows = None
         if self.refiner is not None and self.refine_in_windows:
             # +1 cell: the app samples the mask bilinearly, so a box's edge reads one cell beyond it
-            windows = crop_windows(mask_boxes, cfg.mask_stride, MaskRefiner.RECEPTIVE_RADIUS + 1,
+            windows = crop_windows(boxes, cfg.mask_stride, MaskRefiner.RECEPTIVE_RADIUS + 1,
                                    cfg.image_size // cfg.mask_stride)
-        logits = self.mask_logits(seg_map, batch_index, mask_boxes, fine, windows=windows).float()
-        masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
-        return boxes, scores, masks[:n]
+        fine = fine[:1] if fine is not None else None
+        return self.mask_logits(seg_map[:1], batch_index, boxes, fine, windows=windows).float()
 
     def train(self, mode=True):
         super().train(mode)

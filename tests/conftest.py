@@ -56,6 +56,20 @@ def infer_twice(net, image_bgr, change, threshold=0.5):
         return before, net.infer(x, thr)
 
 
+def mask_iou(a, b):
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+def pasted_mask(mask_map, box, size):
+    """One instance of a graph's output as a (size, size) image mask, cut to its box as every
+    consumer of the graph cuts it (contracts.masks.paste_mask)."""
+    from contracts.masks import paste_mask
+    out = np.zeros((size, size), bool)
+    x0, y0, crop = paste_mask(np.asarray(mask_map), np.asarray(box), (size, size), 0.5)
+    out[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
+    return out
+
+
 def run_main(*args, timeout=300):
     return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)

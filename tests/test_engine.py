@@ -10,7 +10,7 @@ from app.drawing import DrawStyle, draw
 from app.engine import Engine, EngineError, has_nvidia_gpu
 from app.tracking import Tracker
 from contracts.masks import paste_mask
-from conftest import MODEL
+from conftest import MODEL, MODEL_FP16
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,21 @@ def test_auto_says_why_it_runs_on_cpu():
         assert os.path.basename(e.model_path) == "s4net.onnx" and e.precision == "float32"
     else:
         assert e.precision == "float16"
+
+
+def test_the_gpu_graph_runs_anywhere_it_is_asked_for_and_finds_the_same_object(engine, davis_frame):
+    """--model assets/s4net.fp16.onnx on the CPU: the CUDA graph's layout (512 px mask path, 320 px
+    detector) behind the same engine, with finer masks of the same instances."""
+    image, gt = davis_frame
+    gpu = Engine(MODEL_FP16, device="cpu")
+    assert gpu.provider == "CPUExecutionProvider" and gpu.input_size == 512 and gpu.precision == "float16"
+    assert "512px" in gpu.describe()
+    a, b = engine.run(image), gpu.run(image)
+    assert b.maps.shape[1:] == (128, 128) and abs(len(a) - len(b)) <= 1
+    union = np.zeros(gt.shape, bool)
+    for inst in b.instances():
+        union |= inst.full_mask(gt.shape)
+    assert (union & gt).sum() / (union | gt).sum() > 0.7
 
 
 def test_wrong_model_files(tmp_path):
