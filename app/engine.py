@@ -20,7 +20,7 @@ from contracts.masks import tighten_boxes
 from .results import Result
 
 DEFAULT_MODEL = os.path.join(ASSETS_DIR, "s4net.onnx")
-FP16_SUFFIX = ".fp16.onnx"   # the same model in float16: the default on CUDA
+FP16_SUFFIX = ".fp16.onnx"   # the GPU graph (float16, larger mask path, flip): the default on CUDA
 INT8_SUFFIX = ".int8.onnx"   # the same model with int8 convolutions: the default on the CPU, when shipped
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 

@@ -272,6 +272,9 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--backbone", default=d.net.backbone, choices=["lite0", "lite1", "lite2", "resnet50"])
+    p.add_argument("--image-size", type=int, default=d.net.image_size,
+                   help="training input size (the cache's: model.cache --size); 512 with --mask-path-only "
+                        "trains the GPU graph's mask path")
     p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
     p.add_argument("--mask-stride", type=int, default=4, choices=[4, 8],
                    help="4: finer masks through the stride-4 refiner (default); 8: the paper's stride-8 masks")
@@ -327,7 +330,7 @@ def main(argv=None):
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob,
-                      net=NetConfig(backbone=a.backbone, masking=a.masking, mask_stride=a.mask_stride,
+                      net=NetConfig(backbone=a.backbone, image_size=a.image_size, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),
                                     saliency_aux=a.saliency_weight > 0, mask_box_expand=a.mask_box_expand,

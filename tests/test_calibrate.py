@@ -60,3 +60,20 @@ def test_a_bad_checkpoint_is_one_line(tmp_path, data_root, make):
     r = subprocess.run([sys.executable, "-m", "model.calibrate", "--checkpoint", str(path), "--data", data_root],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode != 0 and r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_calibrating_the_gpu_layout_writes_a_checkpoint_in_that_layout(tmp_path, data_root):
+    out = tmp_path / "gpu.pt"
+    r = subprocess.run([sys.executable, "-m", "model.calibrate", "--checkpoint", CHECKPOINT, "--data", data_root,
+                        "--every", "150", "--input-size", "512", "--mask-flip", "--out", str(out)],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr
+    net, ckpt = load_checkpoint(str(out))
+    shipped = load_checkpoint(CHECKPOINT)[0]
+    assert (net.cfg.image_size, net.cfg.detector_size, net.cfg.mask_flip) == (512, 320, True)
+    assert len(net.anchors) == len(shipped.anchors)  # the detector's anchors: still 320 px
+    assert all(torch.equal(v, shipped.state_dict()[k]) for k, v in net.state_dict().items())
+    bad = subprocess.run([sys.executable, "-m", "model.calibrate", "--checkpoint", CHECKPOINT, "--data", data_root,
+                          "--input-size", "300"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode != 0 and bad.stderr.strip().startswith("error:") and "multiple of 64" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

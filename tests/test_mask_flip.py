@@ -1,11 +1,9 @@
 """Test-time flip for the mask path (the GPU graph): the detections stay the single pass's, each mask
-averages the logits of the image and of its mirror, and the graph exports with it."""
+averages the logits of the image and of its mirror (its export: tests/test_detector_size.py)."""
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from conftest import CHECKPOINT, infer_twice, mask_iou, pasted_mask
-from export.export_onnx import export
 from model.checkpoint import load_checkpoint
 
 
@@ -34,19 +32,3 @@ def test_on_a_mirrored_frame_the_masks_are_the_mirror_of_the_frames_masks(davis_
     i, k = int(s0.argmax()), int(sm.argmax())
     mirrored = pasted(mm[k], bm[k])[:, ::-1]
     assert mask_iou(mirrored, pasted(m0[i], b0[i])) > 0.97  # a single pass: 0.92
-
-
-def test_a_flip_graph_exports_and_matches_pytorch(tmp_path, davis_frame):
-    import cv2
-    net = load_checkpoint(CHECKPOINT)[0]
-    net.cfg.mask_flip = True
-    path = export(net, str(tmp_path / "flip.onnx"), 320)
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    image = cv2.resize(davis_frame[0], (320, 320), interpolation=cv2.INTER_AREA)
-    b, s, m = sess.run(None, {"image": image[None], "score_threshold": np.array([0.5], np.float32)})
-    with torch.no_grad():
-        tb, ts, tm = net.infer(torch.from_numpy(image[None]), torch.tensor([0.5]))
-    assert len(s) == len(ts) >= 1
-    assert np.abs(b - tb.numpy()).max() < 0.05 and np.abs(s - ts.numpy()).max() < 1e-3
-    for box, x, y in zip(tb, m, tm):
-        assert mask_iou(pasted(x, box), pasted(y, box)) > 0.99
