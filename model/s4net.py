@@ -371,6 +371,10 @@ class S4Net(nn.Module):
         cfg.mask_box_expand: each mask lies inside its box),
         scores (N), mask probabilities (N,H/s,W/s) over the whole image, s = cfg.mask_stride.
 
+        The GPU layout (cfg.detector_size, cfg.mask_flip; enlarge_mask_path) detects on the input
+        shrunk to detector_size and averages each mask with its mirror image's; boxes and masks are
+        still in input pixels / on the input's grid.
+
         This is exactly what the ONNX graph computes. The mask branch runs only for the boxes that
         survive NMS and the score threshold (at most max_detections): that, plus the narrower branch,
         keeps its cost to a few tens of MMAC per instance instead of ~1 GMAC per candidate."""
