@@ -89,7 +89,6 @@ def main(argv=None):
         predictor = TorchPredictor(a.checkpoint)
         if a.input_size or a.mask_flip:
             predictor.net.enlarge_mask_path(a.input_size or predictor.size, a.mask_flip)
-            predictor.size = predictor.net.cfg.image_size
         samples = training_subset(shared_datasets(a.data, a.teacher_maps), a.every)
     except (FileNotFoundError, formats.AnnotationError, CheckpointError, ValueError) as e:
         sys.exit(f"error: {e}")

@@ -86,7 +86,10 @@ class TorchPredictor:
         from .checkpoint import load_checkpoint
         self.torch = torch
         self.net, _ = load_checkpoint(checkpoint)
-        self.size = self.net.cfg.image_size
+
+    @property
+    def size(self):  # follows the network when its layout changes (model.calibrate --input-size)
+        return self.net.cfg.image_size
 
     def __call__(self, image_bgr320, threshold):
         with self.torch.no_grad():

@@ -396,7 +396,7 @@ class S4Net(nn.Module):
         # 1 - softmax(l)[0] == sigmoid(l1 - l0), without the softmax's exp/sum over both columns
         logits = logits[0].float()
         fg = torch.sigmoid(logits[:, 1] - logits[:, 0])
-        size = float(det_size)
+        size = float(det_size)  # the detector's pixels, until the boxes are scaled to the input
         if 0 < cfg.pre_nms_topk < fg.shape[0]:
             scores, idx = fg.topk(cfg.pre_nms_topk, sorted=False)  # NMS ranks them itself
             boxes = B.decode(deltas[0].float().index_select(0, idx), self.anchors.index_select(0, idx))
@@ -409,23 +409,24 @@ class S4Net(nn.Module):
             boxes = B.expand_boxes(boxes, cfg.mask_box_expand, size)
         if det_size != cfg.image_size:
             boxes = boxes * (cfg.image_size / det_size)
-            size = float(cfg.image_size)
         n = boxes.shape[0]
         mask_boxes = boxes
         if self.pad_empty:  # one dummy box, so no per-instance op ever sees an empty batch
             # (a tiny one: the refiner's window is as large as the largest box)
             mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, 1.0, 1.0]])])
-        logits = self._one_image_mask_logits(seg_map[:1], fine, mask_boxes)
+        def maps_of(i):  # image i of the mask path's batch (1: the mirror)
+            return seg_map[i:i + 1], (fine[i:i + 1] if fine is not None else None)
+        logits = self._one_image_mask_logits(*maps_of(0), mask_boxes)
         if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
-            mirrored = torch.stack([size - mask_boxes[:, 2], mask_boxes[:, 1],
-                                    size - mask_boxes[:, 0], mask_boxes[:, 3]], 1)
-            flipped = self._one_image_mask_logits(seg_map[1:], fine[1:] if fine is not None else None, mirrored)
-            logits = (logits + flipped.flip(-1)) * 0.5
+            width = float(cfg.image_size)
+            mirrored = torch.stack([width - mask_boxes[:, 2], mask_boxes[:, 1],
+                                    width - mask_boxes[:, 0], mask_boxes[:, 3]], 1)
+            logits = (logits + self._one_image_mask_logits(*maps_of(1), mirrored).flip(-1)) * 0.5
         masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
         return boxes, scores, masks[:n]
 
     def _one_image_mask_logits(self, seg_map, fine, boxes):
-        """Mask logits (K,1,H/s,W/s) in float32 of `boxes` on one image's maps (the first in the batch)."""
+        """Mask logits (K,1,H/s,W/s) in float32 of `boxes` on one image's maps (batch of 1)."""
         cfg = self.cfg
         batch_index = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
         windows = None
@@ -433,8 +434,7 @@ class S4Net(nn.Module):
             # +1 cell: the app samples the mask bilinearly, so a box's edge reads one cell beyond it
             windows = crop_windows(boxes, cfg.mask_stride, MaskRefiner.RECEPTIVE_RADIUS + 1,
                                    cfg.image_size // cfg.mask_stride)
-        fine = fine[:1] if fine is not None else None
-        return self.mask_logits(seg_map[:1], batch_index, boxes, fine, windows=windows).float()
+        return self.mask_logits(seg_map, batch_index, boxes, fine, windows=windows).float()
 
     def train(self, mode=True):
         super().train(mode)

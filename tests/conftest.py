@@ -44,16 +44,20 @@ def davis_frame(data_root):
     return image, mask
 
 
+def infer_at(net, image_bgr, size=320, threshold=0.5):
+    """The network on one real frame resized to size x size (as the app resizes): (boxes, scores, masks)."""
+    import torch
+    x = torch.from_numpy(cv2.resize(image_bgr, (size, size), interpolation=cv2.INTER_AREA)[None])
+    with torch.no_grad():
+        return net.infer(x, torch.tensor([threshold]))
+
+
 def infer_twice(net, image_bgr, change, threshold=0.5):
     """The checkpoint's network on one real frame (resized to 320) before and after `change(net)`
     (say, a config value set): two (boxes, scores, masks) tuples, for comparing the two."""
-    import torch
-    x = torch.from_numpy(cv2.resize(image_bgr, (320, 320), interpolation=cv2.INTER_AREA)[None])
-    thr = torch.tensor([threshold])
-    with torch.no_grad():
-        before = net.infer(x, thr)
-        change(net)
-        return before, net.infer(x, thr)
+    before = infer_at(net, image_bgr, threshold=threshold)
+    change(net)
+    return before, infer_at(net, image_bgr, threshold=threshold)
 
 
 def mask_iou(a, b):

@@ -7,19 +7,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from conftest import CHECKPOINT, mask_iou, pasted_mask
+from conftest import CHECKPOINT, infer_at, mask_iou, pasted_mask
 from export.export_onnx import export
 from model.checkpoint import load_checkpoint
 from model.s4net import shrink
-
-
-def run(net, image, thr=0.5):
-    with torch.no_grad():
-        return net.infer(torch.from_numpy(image[None]), torch.tensor([thr]))
-
-
-def at(image, size):
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def test_shrinking_by_a_whole_ratio_is_the_area_average():
@@ -34,8 +25,8 @@ def test_the_detections_are_the_detector_sizes_scaled_and_the_masks_finer(davis_
     big = load_checkpoint(CHECKPOINT)[0]
     big.cfg.detector_size = 320
     big.set_input_size(640)
-    b0, s0, m0 = run(small, at(davis_frame[0], 320))
-    b1, s1, m1 = run(big, at(davis_frame[0], 640))
+    b0, s0, m0 = infer_at(small, davis_frame[0], 320)
+    b1, s1, m1 = infer_at(big, davis_frame[0], 640)
     # 640 -> 320 inside the graph is the exact 2x2 average; cv2's area resize rounds to uint8
     assert len(s1) == len(s0) >= 1
     assert torch.allclose(s1, s0, atol=0.01)
@@ -64,9 +55,9 @@ def test_a_two_size_graph_exports_and_matches_pytorch(tmp_path, davis_frame):
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     assert sess.get_modelmeta().custom_metadata_map["input_size"] == "512"
     net.set_input_size(512)
-    image = at(davis_frame[0], 512)
+    image = cv2.resize(davis_frame[0], (512, 512), interpolation=cv2.INTER_AREA)
     b, s, m = sess.run(None, {"image": image[None], "score_threshold": np.array([0.5], np.float32)})
-    tb, ts, tm = run(net, image)
+    tb, ts, tm = infer_at(net, davis_frame[0], 512)
     assert len(s) == len(ts) >= 1 and m.shape[1:] == (128, 128)
     assert np.abs(b - tb.numpy()).max() < 0.1 and np.abs(s - ts.numpy()).max() < 1e-3
     for box, x, y in zip(tb, m, tm):

@@ -3,7 +3,7 @@ averages the logits of the image and of its mirror (its export: tests/test_detec
 import numpy as np
 import torch
 
-from conftest import CHECKPOINT, infer_twice, mask_iou, pasted_mask
+from conftest import CHECKPOINT, infer_at, infer_twice, mask_iou, pasted_mask
 from model.checkpoint import load_checkpoint
 
 
@@ -27,8 +27,8 @@ def test_on_a_mirrored_frame_the_masks_are_the_mirror_of_the_frames_masks(davis_
     net = load_checkpoint(CHECKPOINT)[0]
     net.cfg.mask_flip = True
     image = davis_frame[0]
-    (b0, s0, m0), (b1, s1, m1) = infer_twice(net, image, lambda n: None)
-    (bm, sm, mm), _ = infer_twice(net, np.ascontiguousarray(image[:, ::-1]), lambda n: None)
+    b0, s0, m0 = infer_at(net, image)
+    bm, sm, mm = infer_at(net, np.ascontiguousarray(image[:, ::-1]))
     i, k = int(s0.argmax()), int(sm.argmax())
     mirrored = pasted(mm[k], bm[k])[:, ::-1]
     assert mask_iou(mirrored, pasted(m0[i], b0[i])) > 0.97  # a single pass: 0.92
