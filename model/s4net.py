@@ -243,16 +243,22 @@ class S4Net(nn.Module):
         self.cfg = cfg = cfg or NetConfig()
         if cfg.masking not in ("ternary", "binary", "roialign"):
             raise ValueError(f"unknown masking {cfg.masking!r}")
-        self.backbone = build_backbone(cfg.backbone, pretrained, backbone_weights, cfg.trim_last_stage)
+        finest = cfg.mask_stride == cfg.strides[0] // 4
+        self.backbone = build_backbone(cfg.backbone, pretrained, backbone_weights, cfg.trim_last_stage, finest)
         self.fpn = FPN(self.backbone.out_channels, cfg.fpn_channels, cfg.separable)
         self.num_anchors = 3
         self.head = DetectionHead(cfg.fpn_channels, cfg.head_channels, self.num_anchors, cfg.separable)
         self.seg_feature = conv3x3(cfg.fpn_channels, cfg.seg_channels, cfg.separable)
         self.branch = SegmentationBranch(cfg.seg_channels, *cfg.branch_channels, separable=cfg.mask_separable)
-        if cfg.mask_stride not in (cfg.strides[0], cfg.strides[0] // 2):
-            raise ValueError(f"mask_stride must be {cfg.strides[0]} or {cfg.strides[0] // 2}, not {cfg.mask_stride}")
+        strides = (cfg.strides[0], cfg.strides[0] // 2, cfg.strides[0] // 4)
+        if cfg.mask_stride not in strides:
+            raise ValueError(f"mask_stride must be one of {strides}, not {cfg.mask_stride}")
         self.refiner = MaskRefiner(self.backbone.fine_channels, cfg.refine_channels, cfg.mask_separable) \
             if cfg.mask_stride < cfg.strides[0] else None
+        # a second refiner doubles the first one's stride-4 logits to stride 2, on the backbone's
+        # stride-2 features: finer masks without a larger input (the trunk's cost is unchanged)
+        self.refiner2 = MaskRefiner(self.backbone.finest_channels, cfg.refine_channels, cfg.mask_separable) \
+            if finest else None
         self.saliency = SaliencyHeads(cfg.seg_channels, cfg.refine_channels if self.refiner is not None else 0) \
             if cfg.saliency_aux else None
         self.register_buffer("anchors", torch.zeros(0, 4), persistent=False)
@@ -312,21 +318,35 @@ class S4Net(nn.Module):
         logits, deltas = self.head(levels)
         return (logits, deltas) + self.mask_features(fine, levels)
 
+    @property
+    def refiners(self):
+        """The refiners in the order they run (stride 4, then stride 2): none, one or two."""
+        return [r for r in (self.refiner, self.refiner2) if r is not None]
+
     def trunk(self, x):
-        """Backbone + FPN: (the refiner's stride-4 backbone features, FPN levels)."""
+        """Backbone + FPN: (the refiners' backbone features, FPN levels). The features are the
+        stride-4 map, or (stride-4, stride-2) with the stride-2 refiner."""
+        if self.refiner2 is not None:
+            finest, fine, *feats = self.backbone(x)
+            return (fine, finest), self.fpn(feats)
         fine, *feats = self.backbone(x)
         return fine, self.fpn(feats)
 
     def mask_features(self, fine, levels):
-        """The mask path's inputs: (stride-8 segmentation map, the refiner's stride-4 features or None)."""
+        """The mask path's inputs: (stride-8 segmentation map, the refiners' image features: None, the
+        stride-4 refiner's, or a tuple (stride 4, stride 2) with the stride-2 refiner)."""
         seg_map = F.relu(self.seg_feature(levels[0]))
-        return seg_map, (self.refiner.image_features(fine) if self.refiner is not None else None)
+        if self.refiner is None:
+            return seg_map, None
+        if self.refiner2 is None:
+            return seg_map, self.refiner.image_features(fine)
+        return seg_map, tuple(r.image_features(f) for r, f in zip(self.refiners, fine))
 
     def mask_logits(self, seg_map, batch_index, boxes, fine=None, with_coarse=False, windows=None):
         """Per box (image-pixel coords) the mask logits over the whole map at cfg.mask_stride:
         (K,1,H,W). with_coarse: (stride-8 logits, final logits), for the training loss.
-        windows: (rows, cols) from model.crop_op for one image: the refiner runs in those windows
-        only (exact inside the boxes, see MaskRefiner.forward_windows)."""
+        windows: one (rows, cols) per refiner (model.crop_op) for one image: each refiner runs in
+        its windows only (exact inside the boxes, see MaskRefiner.forward_windows)."""
         # one image (inference): the masking below broadcasts its map over the boxes, no copies
         one_image = seg_map.shape[0] == 1 and self.cfg.masking != "roialign"
         maps = seg_map if one_image else seg_map.index_select(0, batch_index)
@@ -337,12 +357,13 @@ class S4Net(nn.Module):
         else:
             m = roi_masking_weights(boxes, h, w, stride, self.cfg.alpha, self.cfg.masking == "ternary")
             coarse = self.branch(maps * m.to(maps.dtype))
-        if self.refiner is None:
-            final = coarse
-        elif windows is not None and one_image:
-            final = self.refiner.forward_windows(coarse, fine, *windows)
-        else:
-            final = self.refiner(coarse, fine if one_image else fine.index_select(0, batch_index))
+        final = coarse
+        parts = fine if isinstance(fine, tuple) else (fine,)
+        for k, (refiner, feats) in enumerate(zip(self.refiners, parts)):
+            if windows is not None and one_image:
+                final = refiner.forward_windows(final, feats, *windows[k])
+            else:
+                final = refiner(final, feats if one_image else feats.index_select(0, batch_index))
         return (coarse, final) if with_coarse else final
 
     def _roialign_logits(self, maps, boxes, h, w, stride):
@@ -415,6 +436,8 @@ class S4Net(nn.Module):
             # (a tiny one: the refiner's window is as large as the largest box)
             mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, 1.0, 1.0]])])
         def maps_of(i):  # image i of the mask path's batch (1: the mirror)
+            if isinstance(fine, tuple):
+                return seg_map[i:i + 1], tuple(f[i:i + 1] for f in fine)
             return seg_map[i:i + 1], (fine[i:i + 1] if fine is not None else None)
         logits = self._one_image_mask_logits(*maps_of(0), mask_boxes)
         if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
@@ -431,10 +454,20 @@ class S4Net(nn.Module):
         batch_index = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
         windows = None
         if self.refiner is not None and self.refine_in_windows:
-            # +1 cell: the app samples the mask bilinearly, so a box's edge reads one cell beyond it
-            windows = crop_windows(boxes, cfg.mask_stride, MaskRefiner.RECEPTIVE_RADIUS + 1,
-                                   cfg.image_size // cfg.mask_stride)
+            windows = [crop_windows(boxes, stride, margin, cfg.image_size // stride)
+                       for stride, margin in self.refine_windows()]
         return self.mask_logits(seg_map, batch_index, boxes, fine, windows=windows).float()
+
+    def refine_windows(self):
+        """(stride, margin in cells) of each refiner's windows. The last refiner's margin: +1 cell, as
+        the app samples the mask bilinearly, so a box's edge reads one cell beyond it. Before a
+        stride-2 refiner, the stride-4 one must be exact where the stride-2 one reads it: its
+        window's reach plus one stride-4 cell for the x2 upsampling."""
+        r = MaskRefiner.RECEPTIVE_RADIUS
+        if self.refiner2 is None:
+            return [(self.cfg.mask_stride, r + 1)]
+        reach = (r + 2) // 2 + 1  # stride-4 cells beyond the box that the stride-2 refiner reads
+        return [(self.cfg.mask_stride * 2, r + reach), (self.cfg.mask_stride, r + 1)]
 
     def train(self, mode=True):
         super().train(mode)

@@ -140,13 +140,13 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
         coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True)
         dice = loss_cfg.mask_dice_weight
         msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure, dice)
-        if model.refiner is not None:  # the stride-8 logits stay supervised; the refiner adds detail
+        if model.refiner is not None:  # the stride-8 logits stay supervised; the refiners add detail
             msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure, dice)
     else:
         msk = seg_map.sum() * 0
     total, parts = cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
     if model.saliency is not None and loss_cfg.saliency_weight > 0:
-        sal = saliency_loss(model.saliency(seg_map, fine), targets)
+        sal = saliency_loss(model.saliency(seg_map, fine[0] if isinstance(fine, tuple) else fine), targets)
         total = total + loss_cfg.saliency_weight * sal
         parts["sal"] = sal.item()
     return total, parts
@@ -276,8 +276,9 @@ def main(argv=None):
                    help="training input size (the cache's: model.cache --size); 512 with --mask-path-only "
                         "trains the GPU graph's mask path")
     p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
-    p.add_argument("--mask-stride", type=int, default=4, choices=[4, 8],
-                   help="4: finer masks through the stride-4 refiner (default); 8: the paper's stride-8 masks")
+    p.add_argument("--mask-stride", type=int, default=4, choices=[2, 4, 8],
+                   help="4: finer masks through the stride-4 refiner (default); 8: the paper's stride-8 masks; "
+                        "2: a second refiner on the backbone's stride-2 features (with --init, it starts as a no-op)")
     p.add_argument("--dense", action="store_true",
                    help="full 3x3 convs everywhere (the paper's) instead of depthwise-separable ones")
     p.add_argument("--dense-mask", action="store_true",

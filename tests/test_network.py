@@ -73,3 +73,43 @@ def test_finer_masks_have_stride_4_and_start_as_the_coarse_ones(real_batch):
     loss, parts = training_step(fine_net, [img], [t], LossConfig(), np.random.default_rng(0))
     loss.backward()
     assert fine_net.refiner.out.weight.grad.abs().sum() > 0
+
+
+def test_stride_2_masks_start_as_the_stride_4_ones_and_train(real_batch):
+    """A stride-2 refiner (on the backbone's stride-2 features) added to a stride-4 network changes
+    nothing until trained, whether it refines the whole map or only each box's window; its masks
+    are twice as fine again; it trains; and its windows give the whole-map masks inside the boxes
+    once it is no longer a no-op."""
+    torch.manual_seed(0)
+    img, t = real_batch
+    s4 = S4Net(NetConfig(image_size=128, mask_stride=4), pretrained=False).eval()
+    torch.nn.init.normal_(s4.refiner.out.weight, std=0.3)  # a stride-4 refiner that does something
+    s2 = S4Net(NetConfig(image_size=128, mask_stride=2), pretrained=False).eval()
+    missing, unexpected = s2.load_state_dict(s4.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("refiner2.") for k in missing)
+    assert s2.backbone.finest_channels == 16
+    x = torch.from_numpy(img[None])
+    with torch.no_grad():
+        s4.refine_in_windows = s2.refine_in_windows = False
+        b4, _, m4 = s4.infer(x, torch.tensor([0.0]))
+        b2, _, m2 = s2.infer(x, torch.tensor([0.0]))
+    assert len(b4) and torch.equal(b4, b2) and m4.shape[1:] == (32, 32) and m2.shape[1:] == (64, 64)
+    up = torch.nn.functional.interpolate(torch.logit(m4[:, None].double().clamp(1e-7, 1 - 1e-7)), scale_factor=2.0,
+                                         mode="bilinear", align_corners=False).sigmoid()[:, 0]
+    assert torch.allclose(up.float(), m2, atol=1e-4)
+
+    torch.nn.init.normal_(s2.refiner2.out.weight, std=0.3)
+    with torch.no_grad():
+        _, _, full = s2.infer(x, torch.tensor([0.0]))
+        s2.refine_in_windows = True
+        _, _, windowed = s2.infer(x, torch.tensor([0.0]))
+    assert (full - m2).abs().max() > 0.05                      # the stride-2 refiner now acts...
+    for i, box in enumerate(b2):                               # ...and its windows are exact inside each box
+        c = torch.floor(box / 2).long()
+        ys, xs = slice(max(int(c[1]) - 1, 0), int(c[3]) + 2), slice(max(int(c[0]) - 1, 0), int(c[2]) + 2)
+        assert (full[i, ys, xs] - windowed[i, ys, xs]).abs().max() < 1e-5
+
+    s2.train()
+    loss, _ = training_step(s2, [img], [t], LossConfig(), np.random.default_rng(0))
+    loss.backward()
+    assert s2.refiner2.out.weight.grad.abs().sum() > 0 and s2.refiner2.reduce.weight.grad.abs().sum() > 0
