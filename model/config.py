@@ -24,7 +24,8 @@ class NetConfig:
     # True: the FPN smoothing, head and segmentation-feature 3x3 convs are depthwise-separable
     # (3x3 depthwise + 1x1), as in real-time detectors: ~8x fewer MACs in those layers
     separable: bool = False
-    # 8: masks at the stride-8 map (the paper); 4: a small refiner adds stride-4 detail (MaskRefiner)
+    # 8: masks at the stride-8 map (the paper); 4: a small refiner adds stride-4 detail (MaskRefiner);
+    # 2: a second refiner adds stride-2 detail from the backbone's stride-2 map (tried, not shipped)
     mask_stride: int = 8
     refine_channels: int = 16
     # True: the per-instance convs (segmentation branch and refiner) are depthwise-separable too;

@@ -120,9 +120,9 @@ class SegmentationBranch(nn.Module):
 
 
 class MaskRefiner(nn.Module):
-    """Finer masks at stride 4: each instance's coarse logits (stride 8) are upsampled x2 and
-    concatenated with reduced stride-4 backbone features; two 3x3 convs predict a correction that
-    is added to the upsampled logits. The last conv starts at zero, so a refiner added to a trained
+    """Finer masks, one octave: each instance's logits (stride 8; or stride 4, for the optional
+    second refiner) are upsampled x2 and concatenated with reduced backbone features of that finer
+    stride; two 3x3 convs predict a correction that is added to the upsampled logits. The last conv starts at zero, so a refiner added to a trained
     model starts out giving exactly its coarse masks.
 
     The first conv is linear in its input, so its part over the image features is the same for
