@@ -122,8 +122,8 @@ class SegmentationBranch(nn.Module):
 class MaskRefiner(nn.Module):
     """Finer masks, one octave: each instance's logits (stride 8; or stride 4, for the optional
     second refiner) are upsampled x2 and concatenated with reduced backbone features of that finer
-    stride; two 3x3 convs predict a correction that is added to the upsampled logits. The last conv starts at zero, so a refiner added to a trained
-    model starts out giving exactly its coarse masks.
+    stride; two 3x3 convs predict a correction that is added to the upsampled logits. The last conv
+    starts at zero, so a refiner added to a trained model starts out giving exactly its coarse masks.
 
     The first conv is linear in its input, so its part over the image features is the same for
     every instance: `image_features` computes it once per image, and per instance only the one
@@ -313,7 +313,7 @@ class S4Net(nn.Module):
 
     def features(self, x):
         """x: normalised NCHW. Returns class logits, box deltas, the stride-8 segmentation map and
-        the refiner's stride-4 features (None without a refiner)."""
+        the refiners' image features (a tuple, one per refiner; see mask_features)."""
         fine, levels = self.trunk(x)
         logits, deltas = self.head(levels)
         return (logits, deltas) + self.mask_features(fine, levels)
@@ -324,27 +324,24 @@ class S4Net(nn.Module):
         return [r for r in (self.refiner, self.refiner2) if r is not None]
 
     def trunk(self, x):
-        """Backbone + FPN: (the refiners' backbone features, FPN levels). The features are the
-        stride-4 map, or (stride-4, stride-2) with the stride-2 refiner."""
+        """Backbone + FPN: (the refiners' backbone maps, FPN levels). The maps are a tuple in the
+        refiners' order: (stride 4,), or (stride 4, stride 2) with the stride-2 refiner."""
         if self.refiner2 is not None:
             finest, fine, *feats = self.backbone(x)
             return (fine, finest), self.fpn(feats)
         fine, *feats = self.backbone(x)
-        return fine, self.fpn(feats)
+        return (fine,), self.fpn(feats)
 
     def mask_features(self, fine, levels):
-        """The mask path's inputs: (stride-8 segmentation map, the refiners' image features: None, the
-        stride-4 refiner's, or a tuple (stride 4, stride 2) with the stride-2 refiner)."""
+        """The mask path's inputs: (stride-8 segmentation map, a tuple of each refiner's image
+        features: empty without a refiner)."""
         seg_map = F.relu(self.seg_feature(levels[0]))
-        if self.refiner is None:
-            return seg_map, None
-        if self.refiner2 is None:
-            return seg_map, self.refiner.image_features(fine)
         return seg_map, tuple(r.image_features(f) for r, f in zip(self.refiners, fine))
 
-    def mask_logits(self, seg_map, batch_index, boxes, fine=None, with_coarse=False, windows=None):
+    def mask_logits(self, seg_map, batch_index, boxes, fine=(), with_coarse=False, windows=None):
         """Per box (image-pixel coords) the mask logits over the whole map at cfg.mask_stride:
-        (K,1,H,W). with_coarse: (stride-8 logits, final logits), for the training loss.
+        (K,1,H,W). fine: the refiners' image features (mask_features). with_coarse: (stride-8
+        logits, final logits), for the training loss.
         windows: one (rows, cols) per refiner (model.crop_op) for one image: each refiner runs in
         its windows only (exact inside the boxes, see MaskRefiner.forward_windows)."""
         # one image (inference): the masking below broadcasts its map over the boxes, no copies
@@ -358,8 +355,7 @@ class S4Net(nn.Module):
             m = roi_masking_weights(boxes, h, w, stride, self.cfg.alpha, self.cfg.masking == "ternary")
             coarse = self.branch(maps * m.to(maps.dtype))
         final = coarse
-        parts = fine if isinstance(fine, tuple) else (fine,)
-        for k, (refiner, feats) in enumerate(zip(self.refiners, parts)):
+        for k, (refiner, feats) in enumerate(zip(self.refiners, fine)):
             if windows is not None and one_image:
                 final = refiner.forward_windows(final, feats, *windows[k])
             else:
@@ -436,9 +432,7 @@ class S4Net(nn.Module):
             # (a tiny one: the refiner's window is as large as the largest box)
             mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, 1.0, 1.0]])])
         def maps_of(i):  # image i of the mask path's batch (1: the mirror)
-            if isinstance(fine, tuple):
-                return seg_map[i:i + 1], tuple(f[i:i + 1] for f in fine)
-            return seg_map[i:i + 1], (fine[i:i + 1] if fine is not None else None)
+            return seg_map[i:i + 1], tuple(f[i:i + 1] for f in fine)
         logits = self._one_image_mask_logits(*maps_of(0), mask_boxes)
         if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
             width = float(cfg.image_size)

@@ -146,7 +146,7 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
         msk = seg_map.sum() * 0
     total, parts = cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
     if model.saliency is not None and loss_cfg.saliency_weight > 0:
-        sal = saliency_loss(model.saliency(seg_map, fine[0] if isinstance(fine, tuple) else fine), targets)
+        sal = saliency_loss(model.saliency(seg_map, fine[0] if fine else None), targets)
         total = total + loss_cfg.saliency_weight * sal
         parts["sal"] = sal.item()
     return total, parts
