@@ -23,8 +23,8 @@ from .video_io import Frame, VideoError, VideoReader
 
 class Segmenter:
     def __init__(self, model=None, device="auto", threshold=None, max_instances=None, smoothing=True,
-                 effect="overlay", keep_largest=0, log=lambda msg: None):
-        self.engine = Engine(model, device, threshold, max_instances, log=log)
+                 effect="overlay", keep_largest=0, refine_masks=True, log=lambda msg: None):
+        self.engine = Engine(model, device, threshold, max_instances, log=log, refine_masks=refine_masks)
         self.pipeline = Pipeline(self.engine, DrawStyle(), smoothing=smoothing,
                                  effect=effect if isinstance(effect, Effect) else Effect(effect),
                                  selection=Selection(largest=keep_largest))

@@ -88,6 +88,8 @@ def build_parser():
     m.add_argument("--threshold", type=unit_interval("--threshold", closed_top=False),
                    help="score threshold in [0, 1) (default: the model's)")
     m.add_argument("--max-instances", type=positive_int, help="at most this many instances per frame")
+    m.add_argument("--raw-masks", action="store_true",
+                   help="masks as the graph gives them, without following the frame's edges (a little faster)")
     d = p.add_argument_group("drawing")
     d.add_argument("--alpha", type=unit_interval("--alpha"), default=0.5, help="mask fill opacity 0..1")
     d.add_argument("--no-contours", action="store_true")

@@ -2,7 +2,8 @@
 
 It resizes the frame to the graph's input, runs the S4Net graph and returns the instances in frame
 coordinates with the stage timings. Masks stay as the graph's small whole-frame probability maps
-(stride 8) until the result pastes the full-resolution mask inside each box.
+(stride 8) until the result pastes the full-resolution mask inside each box (refined along the
+frame's edges unless refine_masks is off).
 """
 import glob
 import importlib.util
@@ -44,7 +45,7 @@ def cuda_failure_reason(available):
 
 class Engine:
     def __init__(self, model_path=None, device="auto", score_threshold=None, max_instances=None,
-                 threads=0, log=print):
+                 threads=0, log=print, refine_masks=True):
         import onnxruntime as ort
         explicit = model_path is not None
         model_path = model_path or DEFAULT_MODEL
@@ -80,6 +81,7 @@ class Engine:
             if hasattr(ort, "preload_dlls") and importlib.util.find_spec("nvidia") is not None:
                 ort.preload_dlls()  # CUDA/cuDNN from the pip packages of onnxruntime-gpu[cuda,cudnn]
             providers = [(CUDA, {"cudnn_conv_algo_search": "HEURISTIC", "do_copy_in_default_stream": "1"}), CPU]
+        self.refine_masks = refine_masks
         self.model_path = model_path
         self.session = self._open(ort, model_path, opts, providers)
         self.provider = self.session.get_providers()[0]
@@ -158,4 +160,5 @@ class Engine:
         # its mask's extent, for the user, the tracker and every paste downstream (same masks)
         boxes = tighten_boxes(boxes, maps[:n], (h, w))
         return Result(frame_bgr, boxes.astype(np.float32), scores[:n].astype(np.float32), maps[:n].astype(np.float32),
-                      timings={"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000})
+                      timings={"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000},
+                      refine=self.refine_masks)

@@ -280,7 +280,8 @@ def run_gui(args):
                         "for files use --video or --image)")
     app = QApplication.instance() or QApplication([])
     try:
-        engine = Engine(args.model, args.device, args.threshold, args.max_instances, log=print)
+        engine = Engine(args.model, args.device, args.threshold, args.max_instances, log=print,
+                        refine_masks=not args.raw_masks)
     except EngineError as e:
         raise UserError(str(e)) from None
     print(f"model {engine.describe()}")

@@ -5,7 +5,7 @@ session and the GUI all read it. No Qt and no torch here.
 
 Shapes: N instances; frame (H, W, 3) uint8 BGR; boxes (N, 4) float32 x1 y1 x2 y2 in frame pixels;
 scores (N,) float32 best first; maps (N, h, w) float32 mask probabilities over the whole frame at
-the graph's mask stride; ids (N,) int64 track ids (1..N in order when no tracker ran).
+the graph's mask stride (pasted at full resolution and refined along the frame's edges on demand); ids (N,) int64 track ids (1..N in order when no tracker ran).
 """
 import dataclasses
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from contracts.masks import paste_mask, rle
+from contracts.refine import EdgeGuide
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Result:
     name: Optional[str] = None                    # the source file of a still image
     overlay: Optional[np.ndarray] = None          # the rendered frame (overlay or effect; BGRA for cut-outs)
     unselected: Optional["Result"] = None         # before a Selection kept only some instances
+    refine: bool = True                           # masks follow the frame's edges (contracts.refine)
     _instances: Optional[list] = field(default=None, repr=False)
 
     def __len__(self):
@@ -90,8 +92,9 @@ class Result:
         """Full-resolution masks inside each box (computed once); empty masks are left out."""
         if self._instances is None:
             out = []
+            guide = EdgeGuide(self.frame, self.maps.shape[1:]) if self.refine and len(self) else None
             for i, track_id in enumerate(self.track_ids()):
-                x0, y0, crop = paste_mask(self.maps[i], self.boxes[i], self.frame_size)
+                x0, y0, crop = paste_mask(self.maps[i], self.boxes[i], self.frame_size, guide=guide)
                 if crop.any():
                     out.append(Instance(int(track_id), float(self.scores[i]), self.boxes[i], x0, y0, crop))
             self._instances = out

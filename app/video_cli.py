@@ -26,7 +26,8 @@ class UserError(Exception):
 
 def make_engine(args):
     try:
-        return Engine(args.model, args.device, args.threshold, args.max_instances, log=print)
+        return Engine(args.model, args.device, args.threshold, args.max_instances, log=print,
+                      refine_masks=not args.raw_masks)
     except EngineError as e:
         raise UserError(str(e)) from None
 

@@ -1,8 +1,13 @@
 """Mask geometry shared by the app and the evaluator: a whole-frame probability map (the graph's
-stride-8 output) becomes a full-resolution mask inside its box; masks become COCO RLE."""
+stride-8 output) becomes a full-resolution mask inside its box, refined along the frame's edges
+when the frame is given (contracts.refine); masks become COCO RLE."""
+import math
+
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
+
+from .refine import RADIUS_CELLS, EdgeGuide, guided_filter
 
 
 def box_window(box, frame_size):
@@ -13,9 +18,14 @@ def box_window(box, frame_size):
     return x0, y0, max(x1, x0), max(y1, y0)
 
 
-def paste_probabilities(prob_map, box, frame_size):
+def paste_probabilities(prob_map, box, frame_size, guide=None):
     """Probabilities at full resolution inside the box: (x0, y0, float32 crop). The small
-    whole-frame map is sampled bilinearly at the frame's pixel centres."""
+    whole-frame map is sampled bilinearly at the frame's pixel centres. guide: the frame (H, W, 3)
+    uint8 BGR, or its contracts.refine.EdgeGuide (made once per frame, for all its instances); the
+    probabilities are then refined by the frame's colours, over a window wide enough that the
+    box's pixels do not depend on where the window ends."""
+    if guide is not None:
+        return _refined_probabilities(prob_map, box, frame_size, guide)
     h, w = frame_size
     x0, y0, x1, y1 = box_window(box, frame_size)
     if x1 <= x0 or y1 <= y0:
@@ -24,6 +34,37 @@ def paste_probabilities(prob_map, box, frame_size):
     sx, sy = mw / w, mh / h
     affine = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
     crop = cv2.warpAffine(np.asarray(prob_map, np.float32), affine, (x1 - x0, y1 - y0),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return x0, y0, crop
+
+
+def _refined_probabilities(prob_map, box, frame_size, guide):
+    """The refined paste: the filter runs on the guide's working grid (a few pixels per mask cell)
+    over the box and the filter's reach around it; its output is then sampled at the frame's pixel
+    centres inside the box, as the plain paste samples the map."""
+    if not isinstance(guide, EdgeGuide):
+        guide = EdgeGuide(guide, prob_map.shape)
+    h, w = frame_size
+    if guide.frame_size != (h, w):
+        raise ValueError(f"guide is {guide.frame_size[1]}x{guide.frame_size[0]}, the frame {w}x{h}")
+    x0, y0, x1, y1 = box_window(box, frame_size)
+    if x1 <= x0 or y1 <= y0:
+        return x0, y0, np.zeros((0, 0), np.float32)
+    mh, mw = prob_map.shape
+    gh, gw = guide.image.shape[:2]
+    kx, ky = gw / w, gh / h                                # working pixels per frame pixel
+    reach = 2 * math.ceil(RADIUS_CELLS * guide.cell_px)     # two box filters of the filter's radius
+    u0, v0 = max(int(x0 * kx) - reach, 0), max(int(y0 * ky) - reach, 0)
+    u1, v1 = min(math.ceil(x1 * kx) + reach, gw), min(math.ceil(y1 * ky) + reach, gh)
+    # the map sampled at the working pixels' centres
+    ax, ay = mw / w / kx, mh / h / ky
+    to_map = np.array([[ax, 0, (u0 + 0.5) * ax - 0.5], [0, ay, (v0 + 0.5) * ay - 0.5]], np.float32)
+    prob = cv2.warpAffine(np.asarray(prob_map, np.float32), to_map, (u1 - u0, v1 - v0),
+                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    refined = guided_filter(guide.image[v0:v1, u0:u1], prob, guide.cell_px)
+    # ... and the refined probabilities sampled at the box's frame pixel centres
+    to_work = np.array([[kx, 0, (x0 + 0.5) * kx - 0.5 - u0], [0, ky, (y0 + 0.5) * ky - 0.5 - v0]], np.float32)
+    crop = cv2.warpAffine(refined, to_work, (x1 - x0, y1 - y0),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
     return x0, y0, crop
 
@@ -54,9 +95,10 @@ def tighten_boxes(boxes, maps, frame_size, threshold=0.5):
     return np.where(cols.any(1)[:, None], tight, boxes).astype(boxes.dtype)
 
 
-def paste_mask(prob_map, box, frame_size, threshold=0.5):
-    """Full-resolution boolean mask of one instance, only inside its box: (x0, y0, bool crop)."""
-    x0, y0, crop = paste_probabilities(prob_map, box, frame_size)
+def paste_mask(prob_map, box, frame_size, threshold=0.5, guide=None):
+    """Full-resolution boolean mask of one instance, only inside its box: (x0, y0, bool crop).
+    guide: the frame, to refine the mask along its edges (see paste_probabilities)."""
+    x0, y0, crop = paste_probabilities(prob_map, box, frame_size, guide)
     return x0, y0, crop > threshold
 
 

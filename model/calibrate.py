@@ -8,7 +8,9 @@ Every consumer (app, tracker, effects, evaluator) cuts mask probabilities at 0.5
 less sure on images it never saw gives masks that are too small at 0.5; the cut that scores best
 is found on every k-th training image of each source (DAVIS every 2k: its frames are near
 duplicates), by the mean of mask AP@0.5, AP@0.7 and DAVIS J. The graph then adds
-log((1 - t) / t) to the mask logits, so that its probability 0.5 is the model's t.
+log((1 - t) / t) to the mask logits, so that its probability 0.5 is the model's t. Each cut is
+scored with that bias applied to the probabilities, then the app's paste (refined along the
+image's edges, which is not the same as cutting the unbiased probabilities at t) cut at 0.5.
 
 --input-size / --mask-flip calibrate the GPU graph's layout (S4Net.enlarge_mask_path: the mask
 path at a larger input, the detector at its own size), and the copy keeps that layout:
@@ -22,6 +24,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -66,10 +69,22 @@ def bias_for(threshold):
     return math.log((1 - threshold) / threshold)
 
 
-def calibrate(predictor, samples, thresholds=THRESHOLDS):
-    """{threshold: evaluation result} and the best threshold."""
+class BiasedPredictor:
+    """The predictor's mask probabilities as the graph would give them with `bias` more on the logits."""
+
+    def __init__(self, predictor, bias):
+        self.predictor, self.size, self.bias = predictor, predictor.size, bias
+
+    def __call__(self, image, threshold):
+        boxes, scores, maps = self.predictor(image, threshold)
+        p = np.clip(maps.astype(np.float64), 1e-7, 1 - 1e-7)
+        return boxes, scores, (1 / (1 + (1 - p) / p * math.exp(-self.bias))).astype(np.float32)
+
+
+def calibrate(predictor, samples, thresholds=THRESHOLDS, refine=True):
+    """{threshold: evaluation result} and the best threshold (refine=False: masks as the graph gives them)."""
     cached = CachedPredictor(predictor)
-    table = {t: evaluate(cached, samples, mask_threshold=t, progress=False)
+    table = {t: evaluate(BiasedPredictor(cached, bias_for(t)), samples, progress=False, refine=refine)
              for t in tqdm(thresholds, desc="cuts", unit="cut")}
     return table, max(table, key=lambda t: score(table[t]))
 
@@ -84,6 +99,7 @@ def main(argv=None):
     p.add_argument("--json", help="write the table here")
     p.add_argument("--input-size", type=int, help="the mask path's input size (the detector keeps its own)")
     p.add_argument("--mask-flip", action="store_true", help="average each mask with its mirror image's")
+    p.add_argument("--raw-masks", action="store_true", help="score the graph's masks without the app's edge refinement")
     a = p.parse_args(argv)
     try:
         predictor = TorchPredictor(a.checkpoint)
@@ -94,7 +110,7 @@ def main(argv=None):
         sys.exit(f"error: {e}")
     if not samples:
         sys.exit(f"error: no training images found under {a.data}")
-    table, best = calibrate(predictor, samples)
+    table, best = calibrate(predictor, samples, refine=not a.raw_masks)
     print(f"{len(samples)} training images; mask cut: AP@0.5 / AP@0.7 / J / score")
     for t, r in table.items():
         j = f"{r['J_mean']:.3f}" if "J_mean" in r else "-"
@@ -103,7 +119,8 @@ def main(argv=None):
     print(f"mask bias {old:+.3f} -> {old + bias_for(best):+.3f} (cut at {best} of the current probabilities)")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"images": len(samples), "best": best, "table": {str(t): r for t, r in table.items()}}, f, indent=1)
+            json.dump({"images": len(samples), "best": best, "masks": "raw" if a.raw_masks else "refined",
+                       "table": {str(t): r for t, r in table.items()}}, f, indent=1)
     if a.out:
         ckpt = read_checkpoint(a.checkpoint)
         ckpt["net_config"] = dict(predictor.net.cfg.to_dict(), mask_bias=old + bias_for(best))

@@ -24,7 +24,8 @@ from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from contracts import graph as G
-from contracts.masks import paste_mask, rle  # the app's own mask pasting and RLE: evaluation sees what users see
+from contracts.masks import paste_mask, rle, tighten_boxes  # the app's own mask pasting: evaluation sees what users see
+from contracts.refine import EdgeGuide
 
 from . import formats
 from .splits import shared_datasets
@@ -118,22 +119,27 @@ class CentreBoxBaseline:
         return box, np.ones(1, np.float32), np.ones((1, s // 8, s // 8), np.float32)
 
 
-def predict_full_res(predictor, image, threshold, mask_threshold=0.5):
-    """Run at the network size, then masks back to the image size inside each box."""
+def predict_full_res(predictor, image, threshold, mask_threshold=0.5, refine=True):
+    """Run at the network size, then masks back to the image size inside each box, as the app's
+    engine and Result do it: boxes tightened to their masks, masks refined along the image's edges
+    (refine=False: the graph's masks as they are)."""
     h, w = image.shape[:2]
     s = predictor.size
     small = cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA)
     boxes, scores, maps = predictor(small, threshold)
-    boxes = boxes * np.array([w / s, h / s, w / s, h / s], np.float32)
+    boxes = tighten_boxes(boxes * np.array([w / s, h / s, w / s, h / s], np.float32), maps, (h, w), mask_threshold)
     masks = np.zeros((len(scores), h, w), bool)
+    guide = EdgeGuide(image, maps.shape[1:]) if refine and len(scores) else None
     for i in range(len(scores)):
-        x0, y0, crop = paste_mask(maps[i], boxes[i], (h, w), mask_threshold)
+        x0, y0, crop = paste_mask(maps[i], boxes[i], (h, w), mask_threshold, guide)
         masks[i, y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
     return masks, scores
 
 
-def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_threshold=0.5, progress=True):
-    """mask_threshold: where the masks are cut (the app cuts at 0.5; model.calibrate tries others)."""
+def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_threshold=0.5, progress=True,
+             refine=True):
+    """mask_threshold: where the masks are cut (the app cuts at 0.5; model.calibrate tries others).
+    refine: masks refined along the image's edges, as the app shows them (contracts.refine)."""
     gts, preds, j_per_seq = [], [], defaultdict(list)
     skipped = 0
     for s in tqdm(samples, desc="evaluate", unit="img", disable=not progress):
@@ -143,7 +149,7 @@ def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_
             tqdm.write(f"skipped: {e}")
             skipped += 1
             continue
-        masks, scores = predict_full_res(predictor, image, ap_threshold, mask_threshold)
+        masks, scores = predict_full_res(predictor, image, ap_threshold, mask_threshold, refine)
         gts.append((gm, gs))
         preds.append((masks, scores))
         if s.union_mask:
@@ -202,6 +208,8 @@ def main(argv=None):
     p.add_argument("--teacher-maps", help="with --data: teacher maps (model.pseudo_label): COCO's salient "
                                           "instances by the teacher rule, and the unlabelled validation photos")
     p.add_argument("--threshold", type=float, default=0.5, help="score threshold for J")
+    p.add_argument("--raw-masks", action="store_true",
+                   help="score the graph's masks as they are, without the app's edge refinement")
     p.add_argument("--limit", type=int, help="evaluate only the first N images (quick checks)")
     p.add_argument("--json", help="write the results here")
     a = p.parse_args(argv)
@@ -226,7 +234,8 @@ def main(argv=None):
     except (FileNotFoundError, formats.AnnotationError) as e:
         sys.exit(f"error: {e}")
     samples = samples[:a.limit] if a.limit else samples
-    result = evaluate(predictor, samples, a.threshold)
+    result = evaluate(predictor, samples, a.threshold, refine=not a.raw_masks)
+    result["masks"] = "raw" if a.raw_masks else "refined"
     name = a.checkpoint or a.onnx or f"baseline {a.baseline}"
     print_table(name, result)
     if a.json:

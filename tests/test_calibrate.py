@@ -41,6 +41,17 @@ def test_a_checkpoint_with_a_mask_bias_cuts_where_the_calibration_said(davis_fra
     assert (m1 > 0.5).sum() > (m0 > 0.5).sum()
 
 
+def test_each_cut_is_scored_as_the_graph_with_its_bias_would_give_the_masks(davis_frame):
+    import cv2
+    from model.evaluate import OnnxPredictor
+    graph = OnnxPredictor(MODEL)
+    image = cv2.resize(davis_frame[0], (320, 320), interpolation=cv2.INTER_AREA)
+    b0, s0, m0 = graph(image, 0.5)
+    b1, s1, m1 = C.BiasedPredictor(graph, C.bias_for(0.4))(image, 0.5)
+    assert len(s0) >= 1 and (b0 == b1).all() and (s0 == s1).all()
+    assert ((m1 > 0.5) != (m0 > 0.4)).mean() < 1e-4 and (m1 > 0.5).sum() > (m0 > 0.5).sum()
+
+
 def test_calibration_scores_every_cut_and_picks_the_best(data_root):
     from model.evaluate import OnnxPredictor
     train = C.training_subset(shared_datasets(data_root), 6)
