@@ -124,7 +124,8 @@ class Engine:
 
     def describe(self):
         return (f"{os.path.basename(self.model_path)} ({self.meta.get(G.META_BACKBONE, '?')}, {self.precision}, "
-                f"{self.input_size}px) on {self.provider}")
+                f"{self.input_size}px) on {self.provider}, masks "
+                + ("refined along the frame's edges" if self.refine_masks else "as the graph gives them"))
 
     def warm_up(self, runs=2):
         blank = np.zeros((self.input_size, self.input_size, 3), np.uint8)

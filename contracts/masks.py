@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .refine import RADIUS_CELLS, EdgeGuide, guided_filter
+from .refine import EdgeGuide, guided_filter
 
 
 def box_window(box, frame_size):
@@ -53,7 +53,7 @@ def _refined_probabilities(prob_map, box, frame_size, guide):
     mh, mw = prob_map.shape
     gh, gw = guide.image.shape[:2]
     kx, ky = gw / w, gh / h                                # working pixels per frame pixel
-    reach = 2 * math.ceil(RADIUS_CELLS * guide.cell_px)     # two box filters of the filter's radius
+    reach = 2 * math.ceil(guide.settings.radius_cells * guide.cell_px)     # two box filters of the filter's radius
     u0, v0 = max(int(x0 * kx) - reach, 0), max(int(y0 * ky) - reach, 0)
     u1, v1 = min(math.ceil(x1 * kx) + reach, gw), min(math.ceil(y1 * ky) + reach, gh)
     # the map sampled at the working pixels' centres
@@ -61,7 +61,7 @@ def _refined_probabilities(prob_map, box, frame_size, guide):
     to_map = np.array([[ax, 0, (u0 + 0.5) * ax - 0.5], [0, ay, (v0 + 0.5) * ay - 0.5]], np.float32)
     prob = cv2.warpAffine(np.asarray(prob_map, np.float32), to_map, (u1 - u0, v1 - v0),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    refined = guided_filter(guide.image[v0:v1, u0:u1], prob, guide.cell_px)
+    refined = guided_filter(guide.image[v0:v1, u0:u1], prob, guide.cell_px, guide.settings)
     # ... and the refined probabilities sampled at the box's frame pixel centres
     to_work = np.array([[kx, 0, (x0 + 0.5) * kx - 0.5 - u0], [0, ky, (y0 + 0.5) * ky - 0.5 - v0]], np.float32)
     crop = cv2.warpAffine(refined, to_work, (x1 - x0, y1 - y0),

@@ -7,28 +7,34 @@ outline. It is linear in the probabilities and cheap (box filters on a grid twic
 
 Shapes: guide (h, w, 3) uint8 BGR crop of the frame; prob (h, w) float32; both the same window.
 """
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-# Chosen on DAVIS *training* sequences (docs/mask_refine_search.json): the window's radius in mask
-# grid cells, and the colour variance (0..1 scale) below which a window counts as flat.
-RADIUS_CELLS = 2.5
-EPS = 3e-5
-LOW_RES_PX_PER_CELL = 2   # the filter's statistics are computed where one grid cell spans 2 px
-WORK_PX_PER_CELL = 6      # and applied where it spans 6 (EdgeGuide), then resampled to the frame
+
+@dataclass(frozen=True)
+class RefineSettings:
+    """Chosen on DAVIS *training* sequences (docs/mask_refine_search.py and .json)."""
+    radius_cells: float = 2.5      # the filter's window radius, in mask grid cells
+    eps: float = 3e-5              # colour variance (0..1 scale) below which a window counts as flat
+    work_px_per_cell: float = 6    # the filter is applied where a cell spans this many pixels
+    low_px_per_cell: float = 2     # and its statistics computed where a cell spans this many
+
+
+DEFAULT = RefineSettings()
 
 
 class EdgeGuide:
     """A frame at the filter's working resolution for masks on a grid of grid_shape cells: about
-    WORK_PX_PER_CELL pixels a cell (the frame's own pixels where its cells are smaller). Made once
-    per frame and shared by its instances. Refining at this resolution and resampling to the frame
-    scores as well as refining at the frame's own (DAVIS training sequences, J: 0.8153 at 6 px a
-    cell, 0.8140 at 4, 0.8147 at the frame's 10.7) for a fraction of the work."""
+    work_px_per_cell pixels a cell (the frame's own pixels where its cells are smaller). Made once
+    per frame and shared by its instances; refining at this resolution and resampling to the frame
+    scores as well as refining at the frame's own (docs/mask_refine_search.json) for less work."""
 
-    def __init__(self, frame, grid_shape):
+    def __init__(self, frame, grid_shape, settings: RefineSettings = DEFAULT):
         h, w = frame.shape[:2]
-        self.frame_size = (h, w)
-        scale = min(1.0, WORK_PX_PER_CELL / max(h / grid_shape[0], w / grid_shape[1]))
+        self.frame_size, self.settings = (h, w), settings
+        scale = min(1.0, settings.work_px_per_cell / max(h / grid_shape[0], w / grid_shape[1]))
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         self.image = frame if size == (w, h) else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
         self.cell_px = max(size[1] / grid_shape[0], size[0] / grid_shape[1])   # a cell, in working pixels
@@ -38,14 +44,15 @@ def _box(x, r):
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def guided_filter(guide, prob, cell_px, radius_cells=RADIUS_CELLS, eps=EPS):
-    """prob refined by the colours of guide; cell_px: the mask grid's cell size in frame pixels."""
+def guided_filter(guide, prob, cell_px, settings: RefineSettings = DEFAULT):
+    """prob refined by the colours of guide; cell_px: the mask grid's cell size in guide pixels."""
     h, w = prob.shape
     if h == 0 or w == 0:
         return prob
-    scale = min(1.0, LOW_RES_PX_PER_CELL / max(cell_px, 1e-6))
+    eps = settings.eps
+    scale = min(1.0, settings.low_px_per_cell / max(cell_px, 1e-6))
     lh, lw = max(1, round(h * scale)), max(1, round(w * scale))
-    r = max(1, round(radius_cells * cell_px * scale))
+    r = max(1, round(settings.radius_cells * cell_px * scale))
     full = guide.astype(np.float32) * (1 / 255)
     low = cv2.resize(full, (lw, lh), interpolation=cv2.INTER_AREA)
     p = cv2.resize(prob, (lw, lh), interpolation=cv2.INTER_AREA)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from contracts import graph as G
 from contracts.masks import paste_mask, rle, tighten_boxes  # the app's own mask pasting: evaluation sees what users see
-from contracts.refine import EdgeGuide
+from contracts.refine import DEFAULT as REFINE_DEFAULT, EdgeGuide
 
 from . import formats
 from .splits import shared_datasets
@@ -122,14 +122,15 @@ class CentreBoxBaseline:
 def predict_full_res(predictor, image, threshold, mask_threshold=0.5, refine=True):
     """Run at the network size, then masks back to the image size inside each box, as the app's
     engine and Result do it: boxes tightened to their masks, masks refined along the image's edges
-    (refine=False: the graph's masks as they are)."""
+    (refine=False: the graph's masks as they are; a contracts.refine.RefineSettings: refined so)."""
     h, w = image.shape[:2]
     s = predictor.size
     small = cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA)
     boxes, scores, maps = predictor(small, threshold)
     boxes = tighten_boxes(boxes * np.array([w / s, h / s, w / s, h / s], np.float32), maps, (h, w), mask_threshold)
     masks = np.zeros((len(scores), h, w), bool)
-    guide = EdgeGuide(image, maps.shape[1:]) if refine and len(scores) else None
+    settings = refine if not isinstance(refine, bool) else REFINE_DEFAULT
+    guide = EdgeGuide(image, maps.shape[1:], settings) if refine and len(scores) else None
     for i in range(len(scores)):
         x0, y0, crop = paste_mask(maps[i], boxes[i], (h, w), mask_threshold, guide)
         masks[i, y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop

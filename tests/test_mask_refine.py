@@ -76,8 +76,9 @@ def test_refined_masks_score_higher_j_on_held_out_davis_frames(data_root):
 def test_engine_results_refine_their_masks_unless_told_not_to(davis_frame):
     from app.engine import Engine
     image, truth = davis_frame
-    results = {refine: Engine(MODEL, "cpu", refine_masks=refine, log=lambda m: None).run(image)
-               for refine in (True, False)}
+    engines = {refine: Engine(MODEL, "cpu", refine_masks=refine, log=lambda m: None) for refine in (True, False)}
+    assert "refined" in engines[True].describe() and "refined" not in engines[False].describe()
+    results = {refine: e.run(image) for refine, e in engines.items()}
     for refine, result in results.items():
         assert result.refine is refine and len(result) >= 1
         for inst in result.instances():
@@ -88,3 +89,19 @@ def test_engine_results_refine_their_masks_unless_told_not_to(davis_frame):
     union = {k: r.id_mask() > 0 for k, r in results.items()}
     assert (union[True] != union[False]).any()
     assert mask_iou(union[True], truth) > mask_iou(union[False], truth)
+
+
+def test_the_command_line_writes_refined_masks_unless_asked_for_raw_ones(tmp_path, davis_frame):
+    import json
+    from conftest import run_main
+    cv2.imwrite(str(tmp_path / "frame.jpg"), davis_frame[0])
+    saved = {}
+    for flag in ([], ["--raw-masks"]):
+        out = tmp_path / ("raw" if flag else "refined")
+        out.mkdir()
+        r = run_main("--image", str(tmp_path / "frame.jpg"), "--out", str(out / "o.png"), "--save-masks", str(out),
+                     *flag)
+        assert r.returncode == 0, r.stderr
+        saved[bool(flag)] = json.load(open(out / "masks.json"))["frames"][0]["instances"]
+    assert len(saved[True]) == len(saved[False]) >= 1
+    assert [i["rle"] for i in saved[True]] != [i["rle"] for i in saved[False]]
