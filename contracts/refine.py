@@ -54,27 +54,29 @@ def guided_filter(guide, prob, cell_px, settings: RefineSettings = DEFAULT):
     lh, lw = max(1, round(h * scale)), max(1, round(w * scale))
     r = max(1, round(settings.radius_cells * cell_px * scale))
     full = guide.astype(np.float32) * (1 / 255)
-    low = cv2.resize(full, (lw, lh), interpolation=cv2.INTER_AREA)
-    p = cv2.resize(prob, (lw, lh), interpolation=cv2.INTER_AREA)
+    # the statistics in float64: E[xy] - E[x]E[y] in float32 can come out negative in flat windows,
+    # and the covariance below then stops being invertible
+    low = cv2.resize(full, (lw, lh), interpolation=cv2.INTER_AREA).astype(np.float64).reshape(lh, lw, 3)
+    p = cv2.resize(prob, (lw, lh), interpolation=cv2.INTER_AREA).astype(np.float64).reshape(lh, lw)
     i0, i1, i2 = low[..., 0], low[..., 1], low[..., 2]
     m0, m1, m2, mp = _box(i0, r), _box(i1, r), _box(i2, r), _box(p, r)
     c0, c1, c2 = _box(i0 * p, r) - m0 * mp, _box(i1 * p, r) - m1 * mp, _box(i2 * p, r) - m2 * mp
     # the colours' 3x3 covariance per pixel (symmetric), regularised
-    v00 = _box(i0 * i0, r) - m0 * m0 + eps
+    v00 = np.maximum(_box(i0 * i0, r) - m0 * m0, 0) + eps
     v01 = _box(i0 * i1, r) - m0 * m1
     v02 = _box(i0 * i2, r) - m0 * m2
-    v11 = _box(i1 * i1, r) - m1 * m1 + eps
+    v11 = np.maximum(_box(i1 * i1, r) - m1 * m1, 0) + eps
     v12 = _box(i1 * i2, r) - m1 * m2
-    v22 = _box(i2 * i2, r) - m2 * m2 + eps
+    v22 = np.maximum(_box(i2 * i2, r) - m2 * m2, 0) + eps
     # its inverse by cofactors (positive definite thanks to eps), times the colour-probability covariance
     k00, k01, k02 = v11 * v22 - v12 * v12, v02 * v12 - v01 * v22, v01 * v12 - v02 * v11
     k11, k12, k22 = v00 * v22 - v02 * v02, v01 * v02 - v00 * v12, v00 * v11 - v01 * v01
-    inv_det = 1 / (v00 * k00 + v01 * k01 + v02 * k02)
+    inv_det = 1 / np.maximum(v00 * k00 + v01 * k01 + v02 * k02, eps ** 3)
     a0 = (k00 * c0 + k01 * c1 + k02 * c2) * inv_det
     a1 = (k01 * c0 + k11 * c1 + k12 * c2) * inv_det
     a2 = (k02 * c0 + k12 * c1 + k22 * c2) * inv_det
     b = mp - a0 * m0 - a1 * m1 - a2 * m2
-    coef = cv2.merge([_box(a0, r), _box(a1, r), _box(a2, r), _box(b, r)])
+    coef = cv2.merge([_box(v, r).astype(np.float32) for v in (a0, a1, a2, b)])
     coef = cv2.resize(coef, (w, h), interpolation=cv2.INTER_LINEAR)
     return (coef[..., 0] * full[..., 0] + coef[..., 1] * full[..., 1] + coef[..., 2] * full[..., 2]
             + coef[..., 3])

@@ -42,8 +42,9 @@ def main(argv=None):
     d = os.path.join(a.data, "davis2016-train")
     image = cv2.imread(os.path.join(d, "JPEGImages", a.sequence, a.frame + ".jpg"))
     gt = cv2.imread(os.path.join(d, "Annotations", a.sequence, a.frame + ".png"), cv2.IMREAD_GRAYSCALE) > 127
-    cpu = Engine(os.path.join(ROOT, "assets", "s4net.onnx"), device="cpu")
-    gpu = Engine(os.path.join(ROOT, "assets", "s4net.fp16.onnx"), device="cpu")
+    # masks pasted plain, as the figure was made (the app now refines them: make_refine_figure.py)
+    cpu = Engine(os.path.join(ROOT, "assets", "s4net.onnx"), device="cpu", refine_masks=False)
+    gpu = Engine(os.path.join(ROOT, "assets", "s4net.fp16.onnx"), device="cpu", refine_masks=False)
     row = np.hstack([panel(cpu, image, gt, "CPU graph (320 px)"), panel(gpu, image, gt, "GPU graph (320 / 512 px, flip)")])
     cv2.imwrite(a.out, row, [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {a.out}")

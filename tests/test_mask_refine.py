@@ -105,3 +105,29 @@ def test_the_command_line_writes_refined_masks_unless_asked_for_raw_ones(tmp_pat
         saved[bool(flag)] = json.load(open(out / "masks.json"))["frames"][0]["instances"]
     assert len(saved[True]) == len(saved[False]) >= 1
     assert [i["rle"] for i in saved[True]] != [i["rle"] for i in saved[False]]
+
+
+def test_flat_and_saturated_frames_give_finite_masks():
+    """Windows without colour variation (a white wall, black borders) must not break the filter."""
+    rng = np.random.default_rng(1)
+    prob = rng.random((90, 120)).astype(np.float32)
+    for frame in (np.zeros((90, 120, 3), np.uint8), np.full((90, 120, 3), 255, np.uint8),
+                  np.dstack([np.full((90, 120), 200, np.uint8)] * 3)):
+        frame = frame.copy()
+        frame[40:50, 60:70] = (10, 240, 30)       # one small coloured patch, flat around it
+        out = guided_filter(frame, prob, cell_px=4)
+        assert np.isfinite(out).all() and out.shape == prob.shape
+
+
+def test_near_singular_colour_windows_of_a_real_photo_stay_finite(data_root):
+    """A portrait on a flat background at the smallest eps searched: in float32 its colour covariance
+    came out singular in one window, and the masks there turned to NaN (dropped pixels)."""
+    import warnings
+    from contracts.refine import RefineSettings
+    from model.evaluate import predict_full_res
+    image = cv2.imread(f"{data_root}/ccp-person/images/0340.jpg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        masks, scores = predict_full_res(OnnxPredictor(MODEL), image, 0.05,
+                                         refine=RefineSettings(radius_cells=3.0, eps=1e-5))
+    assert len(scores) >= 1 and masks[0].any()
