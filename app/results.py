@@ -5,7 +5,8 @@ session and the GUI all read it. No Qt and no torch here.
 
 Shapes: N instances; frame (H, W, 3) uint8 BGR; boxes (N, 4) float32 x1 y1 x2 y2 in frame pixels;
 scores (N,) float32 best first; maps (N, h, w) float32 mask probabilities over the whole frame at
-the graph's mask stride (pasted at full resolution and refined along the frame's edges on demand); ids (N,) int64 track ids (1..N in order when no tracker ran).
+the graph's mask stride (pasted at full resolution, refined along the frame's edges, on demand);
+ids (N,) int64 track ids (1..N in order when no tracker ran).
 """
 import dataclasses
 from dataclasses import dataclass, field

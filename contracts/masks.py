@@ -53,7 +53,7 @@ def _refined_probabilities(prob_map, box, frame_size, guide):
     mh, mw = prob_map.shape
     gh, gw = guide.image.shape[:2]
     kx, ky = gw / w, gh / h                                # working pixels per frame pixel
-    reach = 2 * math.ceil(guide.settings.radius_cells * guide.cell_px)     # two box filters of the filter's radius
+    reach = 2 * math.ceil(guide.settings.radius_cells * guide.cell_px)   # two box filters of its radius
     u0, v0 = max(int(x0 * kx) - reach, 0), max(int(y0 * ky) - reach, 0)
     u1, v1 = min(math.ceil(x1 * kx) + reach, gw), min(math.ceil(y1 * ky) + reach, gh)
     # the map sampled at the working pixels' centres

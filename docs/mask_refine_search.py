@@ -45,7 +45,8 @@ def main():
         rows.append(row(dataclasses.asdict(c), c))
         print(f"{rows[-1]['settings']}  J {rows[-1]['J']:.4f}  people {rows[-1]['people']:.4f}", flush=True)
     best = max(rows[1:], key=lambda r: r["J"])
-    print(f"plain paste J {rows[0]['J']:.4f}; best {best['settings']} J {best['J']:.4f}; shipped {dataclasses.asdict(DEFAULT)}")
+    print(f"plain paste J {rows[0]['J']:.4f}; best {best['settings']} J {best['J']:.4f}; "
+          f"shipped {dataclasses.asdict(DEFAULT)}")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"graph": a.onnx, "frames": len(davis), "sequences": "DAVIS 2016 training sequences",
