@@ -1,13 +1,11 @@
 """Mask geometry shared by the app and the evaluator: a whole-frame probability map (the graph's
 stride-8 output) becomes a full-resolution mask inside its box, refined along the frame's edges
 when the frame is given (contracts.refine); masks become COCO RLE."""
-import math
-
 import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .refine import EdgeGuide, guided_filter
+from .refine import EdgeGuide
 
 
 def box_window(box, frame_size):
@@ -39,9 +37,6 @@ def paste_probabilities(prob_map, box, frame_size, guide=None):
 
 
 def _refined_probabilities(prob_map, box, frame_size, guide):
-    """The refined paste: the filter runs on the guide's working grid (a few pixels per mask cell)
-    over the box and the filter's reach around it; its output is then sampled at the frame's pixel
-    centres inside the box, as the plain paste samples the map."""
     if not isinstance(guide, EdgeGuide):
         guide = EdgeGuide(guide, prob_map.shape)
     h, w = frame_size
@@ -50,23 +45,7 @@ def _refined_probabilities(prob_map, box, frame_size, guide):
     x0, y0, x1, y1 = box_window(box, frame_size)
     if x1 <= x0 or y1 <= y0:
         return x0, y0, np.zeros((0, 0), np.float32)
-    mh, mw = prob_map.shape
-    gh, gw = guide.image.shape[:2]
-    kx, ky = gw / w, gh / h                                # working pixels per frame pixel
-    reach = 2 * math.ceil(guide.settings.radius_cells * guide.cell_px)   # two box filters of its radius
-    u0, v0 = max(int(x0 * kx) - reach, 0), max(int(y0 * ky) - reach, 0)
-    u1, v1 = min(math.ceil(x1 * kx) + reach, gw), min(math.ceil(y1 * ky) + reach, gh)
-    # the map sampled at the working pixels' centres
-    ax, ay = mw / w / kx, mh / h / ky
-    to_map = np.array([[ax, 0, (u0 + 0.5) * ax - 0.5], [0, ay, (v0 + 0.5) * ay - 0.5]], np.float32)
-    prob = cv2.warpAffine(np.asarray(prob_map, np.float32), to_map, (u1 - u0, v1 - v0),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    refined = guided_filter(guide.image[v0:v1, u0:u1], prob, guide.cell_px, guide.settings)
-    # ... and the refined probabilities sampled at the box's frame pixel centres
-    to_work = np.array([[kx, 0, (x0 + 0.5) * kx - 0.5 - u0], [0, ky, (y0 + 0.5) * ky - 0.5 - v0]], np.float32)
-    crop = cv2.warpAffine(refined, to_work, (x1 - x0, y1 - y0),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    return x0, y0, crop
+    return x0, y0, guide.refine(prob_map, (x0, y0, x1, y1))
 
 
 def tighten_boxes(boxes, maps, frame_size, threshold=0.5):
