@@ -21,6 +21,7 @@ from .screenshots import default_folder
 
 SHORTCUTS = [("Space", "pause / resume"), ("S", "screenshot"), ("R", "start / stop recording"),
              ("F / F11", "full screen"), ("C", "contours"), ("B", "boxes"), ("M", "temporal smoothing"),
+             ("G", "masks follow the frame's edges (refined) / the graph's masks"),
              ("E", "next effect (overlay, blur, remove, replace)"), ("Click", "keep only that instance"),
              ("Ctrl+Click", "add / remove an instance"), ("Esc", "show all instances again"),
              ("+ / -", "score threshold up / down"), ("Ctrl+O", "open a video file"), ("Q", "quit")]
@@ -113,6 +114,9 @@ class MainWindow(QMainWindow):
         self.effect_box.activated.connect(lambda i: self.set_effect(LIVE_EFFECTS[i]))
         self.smoothing = QCheckBox("Smoothing", checked=bool(s.pipeline.tracker and s.pipeline.tracker.smoothing))
         self.smoothing.toggled.connect(s.set_smoothing)
+        self.edges = QCheckBox("Edges", checked=s.engine.refine_masks)
+        self.edges.setToolTip("masks follow the frame's edges (off: the graph's masks as they are)")
+        self.edges.toggled.connect(s.set_refine_masks)
         self.pause_btn = QPushButton("Pause", checkable=True)
         self.pause_btn.toggled.connect(self.set_paused)
         self.shot_btn = QPushButton("Screenshot")
@@ -125,7 +129,7 @@ class MainWindow(QMainWindow):
         for w in (QLabel("Source"), self.source_box, QLabel("Threshold"), self.threshold, self.threshold_label,
                   QLabel("Alpha"), self.alpha, QLabel("Effect"), self.effect_box):
             controls.addWidget(w)
-        for w in (self.contours, self.boxes, self.smoothing, self.pause_btn, self.shot_btn, self.rec_btn):
+        for w in (self.contours, self.boxes, self.smoothing, self.edges, self.pause_btn, self.shot_btn, self.rec_btn):
             buttons.addWidget(w)
         self._threshold_changed(self.threshold.value())
         central = QWidget()
@@ -158,6 +162,7 @@ class MainWindow(QMainWindow):
         action(view_menu, "Contours", ["C"], self.contours.toggle)
         action(view_menu, "Boxes", ["B"], self.boxes.toggle)
         action(view_menu, "Smoothing", ["M"], self.smoothing.toggle)
+        action(view_menu, "Edges", ["G"], self.edges.toggle)
         action(view_menu, "Next effect", ["E"], self.next_effect)
         action(view_menu, "Show all instances", ["Esc"], self.session.clear_selection)
         action(view_menu, "Threshold up", ["+", "="], lambda: self.threshold.setValue(self.threshold.value() + 5))

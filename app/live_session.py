@@ -203,6 +203,10 @@ class LiveSession:
         if self.pipeline.tracker:
             self.pipeline.tracker.smoothing = bool(on)
 
+    def set_refine_masks(self, on):
+        """Masks refined along the frame's edges (on) or as the graph gives them, from the next frame."""
+        self.engine.refine_masks = bool(on)
+
     @property
     def style(self):
         return self.pipeline.style

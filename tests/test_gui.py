@@ -184,3 +184,17 @@ def test_e_switches_the_effect_and_the_picture_follows(qtbot, window):
     assert inside.any() and (r.overlay[inside] == r.frame[inside]).all()   # the object itself is untouched
     window.update_status()
     assert "effect blur" in window.status.text()
+
+
+def test_g_switches_between_refined_and_raw_masks_from_the_next_frame(qtbot, window, engine):
+    qtbot.waitUntil(lambda: window.session.shown_count >= 2, timeout=60000)
+    assert window.edges.isChecked() and window.session.last_shown.refine
+    try:
+        qtbot.keyClick(window, Qt.Key_G)
+        assert not window.edges.isChecked() and engine.refine_masks is False
+        shown = window.session.shown_count
+        qtbot.waitUntil(lambda: window.session.shown_count >= shown + 3, timeout=60000)
+        assert window.session.last_shown.refine is False
+    finally:
+        window.edges.setChecked(True)
+    assert engine.refine_masks is True
