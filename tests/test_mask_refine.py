@@ -52,6 +52,17 @@ def test_the_filter_is_linear_in_the_probabilities_and_keeps_constants():
     assert np.allclose(g(np.full(grid.shape, 0.25)), 0.25, atol=1e-4)
 
 
+def test_a_box_gets_the_same_refined_pixels_whatever_window_holds_it():
+    """Loose windows and tightened boxes, one instance or the whole frame: inside a box the refined
+    probabilities do not depend on where the filter's window ends."""
+    frame, _, grid = drawn_scene()
+    guide = EdgeGuide(frame, grid.shape)
+    whole = paste_probabilities(grid, np.array([0, 0, 320, 240], np.float32), (240, 320), guide)[2]
+    for box in ([70.4, 50.2, 210.7, 190.9], [150, 100, 300, 140], [0, 0, 100, 60]):
+        x0, y0, crop = paste_probabilities(grid, np.array(box, np.float32), (240, 320), guide)
+        assert np.allclose(crop, whole[y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]], atol=1e-5)
+
+
 def test_a_box_keeps_its_window_and_a_guide_of_another_size_is_refused():
     frame, _, grid = drawn_scene()
     box = np.array([70.4, 50.2, 210.7, 190.9], np.float32)
