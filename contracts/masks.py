@@ -37,6 +37,7 @@ def paste_probabilities(prob_map, box, frame_size, guide=None):
 
 
 def _refined_probabilities(prob_map, box, frame_size, guide):
+    """paste_probabilities with a guide: the box's window, refined by contracts.refine.EdgeGuide."""
     if not isinstance(guide, EdgeGuide):
         guide = EdgeGuide(guide, prob_map.shape)
     h, w = frame_size
@@ -54,7 +55,9 @@ def tighten_boxes(boxes, maps, frame_size, threshold=0.5):
     loose by design (NetConfig.mask_box_expand); users, the tracker and every paste want the object's
     box. A pixel is above the cut only within one cell of a cell above it (bilinear sampling), so
     the box is the cells above the cut inside the box, one cell more each side, inside the box.
-    A box with no such cell stays as it is (its mask is empty either way)."""
+    A box with no such cell stays as it is (its mask is empty either way). With a guide, the refined
+    pixels inside the tighter box are the same too; a refined edge that would reach past it (by a few
+    pixels) is cut there."""
     n, mh, mw = maps.shape
     if n == 0:
         return boxes
