@@ -1,11 +1,10 @@
 """Mask geometry shared by the app and the evaluator: a whole-frame probability map (the graph's
 stride-8 output) becomes a full-resolution mask inside its box, refined along the frame's edges
 when the frame is given (contracts.refine); masks become COCO RLE."""
-import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from .refine import EdgeGuide
+from .refine import EdgeGuide, sample_grid
 
 
 def box_window(box, frame_size):
@@ -22,31 +21,18 @@ def paste_probabilities(prob_map, box, frame_size, guide=None):
     uint8 BGR, or its contracts.refine.EdgeGuide (made once per frame, for all its instances); the
     probabilities are then refined by the frame's colours, over a window wide enough that the
     box's pixels do not depend on where the window ends."""
+    h, w = frame_size
     if guide is not None:
-        return _refined_probabilities(prob_map, box, frame_size, guide)
-    h, w = frame_size
+        guide = guide if isinstance(guide, EdgeGuide) else EdgeGuide(guide, prob_map.shape)
+        if guide.frame_size != (h, w):
+            raise ValueError(f"guide is {guide.frame_size[1]}x{guide.frame_size[0]}, the frame {w}x{h}")
     x0, y0, x1, y1 = box_window(box, frame_size)
     if x1 <= x0 or y1 <= y0:
         return x0, y0, np.zeros((0, 0), np.float32)
+    if guide is not None:
+        return x0, y0, guide.refine(prob_map, (x0, y0, x1, y1))
     mh, mw = prob_map.shape
-    sx, sy = mw / w, mh / h
-    affine = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
-    crop = cv2.warpAffine(np.asarray(prob_map, np.float32), affine, (x1 - x0, y1 - y0),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    return x0, y0, crop
-
-
-def _refined_probabilities(prob_map, box, frame_size, guide):
-    """paste_probabilities with a guide: the box's window, refined by contracts.refine.EdgeGuide."""
-    if not isinstance(guide, EdgeGuide):
-        guide = EdgeGuide(guide, prob_map.shape)
-    h, w = frame_size
-    if guide.frame_size != (h, w):
-        raise ValueError(f"guide is {guide.frame_size[1]}x{guide.frame_size[0]}, the frame {w}x{h}")
-    x0, y0, x1, y1 = box_window(box, frame_size)
-    if x1 <= x0 or y1 <= y0:
-        return x0, y0, np.zeros((0, 0), np.float32)
-    return x0, y0, guide.refine(prob_map, (x0, y0, x1, y1))
+    return x0, y0, sample_grid(np.asarray(prob_map, np.float32), mw / w, mh / h, x0, y0, (x1 - x0, y1 - y0))
 
 
 def tighten_boxes(boxes, maps, frame_size, threshold=0.5):

@@ -44,7 +44,7 @@ def _resampled(frame, scale):
     return frame if size == (w, h) else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
-def _sample(image, scale_x, scale_y, x0, y0, size):
+def sample_grid(image, scale_x, scale_y, x0, y0, size):
     """image sampled bilinearly at the pixel centres of a grid whose pixel (0, 0) lies at image
     coordinates ((x0 + 0.5) * scale_x - 0.5, ...) and whose pixels are scale_x x scale_y apart."""
     to_image = np.array([[scale_x, 0, (x0 + 0.5) * scale_x - 0.5], [0, scale_y, (y0 + 0.5) * scale_y - 0.5]],
@@ -104,7 +104,7 @@ class EdgeGuide:
         reach = 2 * self.r + 1
         l0, m0 = max(int(x0 * lw / w) - reach, 0), max(int(y0 * lh / h) - reach, 0)
         l1, m1 = min(math.ceil(x1 * lw / w) + reach, lw), min(math.ceil(y1 * lh / h) + reach, lh)
-        p = _sample(np.asarray(prob_map, np.float32), mw / lw, mh / lh, l0, m0, (l1 - l0, m1 - m0))
+        p = sample_grid(np.asarray(prob_map, np.float32), mw / lw, mh / lh, l0, m0, (l1 - l0, m1 - m0))
         p = p.astype(np.float64).reshape(m1 - m0, l1 - l0)
         i = self.low[m0:m1, l0:l1]
         mean = [m[m0:m1, l0:l1] for m in self.mean]
@@ -116,7 +116,7 @@ class EdgeGuide:
         # applied on the working grid over the box (one pixel more a side), then sampled at the box's pixels
         u0, v0 = max(int(x0 * gw / w) - 1, 0), max(int(y0 * gh / h) - 1, 0)
         u1, v1 = min(math.ceil(x1 * gw / w) + 1, gw), min(math.ceil(y1 * gh / h) + 1, gh)
-        coef = _sample(coef, lw / gw, lh / gh, u0 - l0 * gw / lw, v0 - m0 * gh / lh, (u1 - u0, v1 - v0))
+        coef = sample_grid(coef, lw / gw, lh / gh, u0 - l0 * gw / lw, v0 - m0 * gh / lh, (u1 - u0, v1 - v0))
         img = self.work[v0:v1, u0:u1]
         q = coef[..., 0] * img[..., 0] + coef[..., 1] * img[..., 1] + coef[..., 2] * img[..., 2] + coef[..., 3]
-        return _sample(q, gw / w, gh / h, x0 - u0 * w / gw, y0 - v0 * h / gh, (x1 - x0, y1 - y0))
+        return sample_grid(q, gw / w, gh / h, x0 - u0 * w / gw, y0 - v0 * h / gh, (x1 - x0, y1 - y0))
