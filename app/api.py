@@ -9,23 +9,34 @@
 Calls on consecutive frames are tracked (ids stay with their objects); `reset()` forgets the
 tracks, e.g. before a new, unrelated clip. `stream()` resets by itself.
 """
+import dataclasses
+
 import cv2
 
 from .capture import is_stream, parse_source
 from .drawing import DrawStyle
 from .effects import Effect
-from .engine import Engine
+from .engine import Engine, EngineError
 from .frame_loop import results
 from .pipeline import Pipeline
 from .selection import Selection
+from .tracking import TrackerSettings
 from .video_io import Frame, VideoError, VideoReader
 
 
 class Segmenter:
     def __init__(self, model=None, device="auto", threshold=None, max_instances=None, smoothing=True,
-                 effect="overlay", keep_largest=0, refine_masks=True, log=lambda msg: None):
+                 effect="overlay", keep_largest=0, refine_masks=True, tracking: TrackerSettings = None,
+                 log=lambda msg: None):
+        """tracking: the tracker's settings (confirmation, persistence, the weaker threshold that
+        continues tracks, merging of parts; app.tracking.TrackerSettings); smoothing overrides its
+        smoothing."""
         self.engine = Engine(model, device, threshold, max_instances, log=log, refine_masks=refine_masks)
-        self.pipeline = Pipeline(self.engine, DrawStyle(), smoothing=smoothing,
+        try:
+            tracking = dataclasses.replace(tracking or TrackerSettings(), smoothing=smoothing).check()
+        except (TypeError, ValueError) as e:
+            raise EngineError(f"tracking: {e}") from None
+        self.pipeline = Pipeline(self.engine, DrawStyle(), tracking,
                                  effect=effect if isinstance(effect, Effect) else Effect(effect),
                                  selection=Selection(largest=keep_largest))
 

@@ -6,8 +6,11 @@
     s4net --image photo.jpg|folder          annotate still images
 """
 import argparse
+import dataclasses
 import signal
 import sys
+
+from .tracking import TrackerSettings
 
 
 def unit_interval(name, closed_top=True):
@@ -30,6 +33,28 @@ def positive_int(text):
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {v}")
     return v
+
+
+def non_negative_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, not {v}")
+    return v
+
+
+def tracker_settings(args):
+    """The tracker's settings from the command line's arguments."""
+    changes = {"smoothing": not args.no_smoothing}
+    for name, value in (("low_threshold", args.track_threshold), ("confirm_frames", args.confirm_frames),
+                        ("persist_frames", args.persist_frames)):
+        if value is not None:
+            changes[name] = value
+    if args.no_merge:
+        changes["merge_frames"] = 0
+    return dataclasses.replace(TrackerSettings(), **changes)
 
 
 def id_list(text):
@@ -94,10 +119,21 @@ def build_parser():
     d.add_argument("--alpha", type=unit_interval("--alpha"), default=0.5, help="mask fill opacity 0..1")
     d.add_argument("--no-contours", action="store_true")
     d.add_argument("--boxes", action="store_true", help="draw boxes with id and score")
-    d.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing of masks")
     d.add_argument("--effect", nargs="+", metavar=("NAME", "ARG"), default=["overlay"],
                    help="overlay (default) | blur [SIGMA] | remove [#RRGGBB] | replace IMAGE | cutout "
                         "(transparent background: .webm/.mov video, .png images)")
+    t = p.add_argument_group("tracking (video and live window; still images are not tracked)")
+    t.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing of masks")
+    t.add_argument("--track-threshold", type=unit_interval("--track-threshold"), metavar="T",
+                   help=f"weaker detections, down to T, continue a shown track but never start one "
+                        f"(default {TrackerSettings.low_threshold}; at or above --threshold: off)")
+    t.add_argument("--confirm-frames", type=positive_int, metavar="N",
+                   help=f"a new instance shows once seen on N frames in a row (default "
+                        f"{TrackerSettings.confirm_frames}; 1: at once)")
+    t.add_argument("--persist-frames", type=non_negative_int, metavar="N",
+                   help=f"a missed instance keeps showing for N frames (default {TrackerSettings.persist_frames})")
+    t.add_argument("--no-merge", action="store_true",
+                   help="show parts that lie inside another instance as instances of their own")
     k = p.add_argument_group("which instances")
     k.add_argument("--keep-largest", type=positive_int, metavar="N", help="keep the N largest instances per frame")
     k.add_argument("--keep-ids", type=id_list, metavar="ID[,ID...]", help="keep only these track ids (video)")

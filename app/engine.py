@@ -132,8 +132,8 @@ class Engine:
         for _ in range(runs):
             self.run(blank)
 
-    def _run_graph(self, image):
-        feed_thr = np.array([self.score_threshold], np.float32)
+    def _run_graph(self, image, threshold):
+        feed_thr = np.array([threshold], np.float32)
         if self._binding is None:
             return self.session.run(None, {G.INPUT_IMAGE: image, G.INPUT_THRESHOLD: feed_thr})
         b = self._binding
@@ -144,8 +144,10 @@ class Engine:
         self.session.run_with_iobinding(b)
         return b.copy_outputs_to_cpu()
 
-    def run(self, frame_bgr):
-        """Frame (H,W,3) uint8 BGR -> Result in frame coordinates, timed as 'preprocess' and 'inference'."""
+    def run(self, frame_bgr, threshold=None):
+        """Frame (H,W,3) uint8 BGR -> Result in frame coordinates, timed as 'preprocess' and 'inference'.
+        threshold: the graph's score cut for this frame (default: score_threshold, the shown one; the
+        tracker asks for a lower one, to continue its tracks with weaker detections)."""
         if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
             raise EngineError("a frame must be an HxWx3 uint8 BGR image")
         t0 = time.perf_counter()
@@ -153,7 +155,7 @@ class Engine:
         s = self.input_size
         image = cv2.resize(frame_bgr, (s, s), interpolation=cv2.INTER_AREA if w > s else cv2.INTER_LINEAR)[None]
         t1 = time.perf_counter()
-        boxes, scores, maps = self._run_graph(image)
+        boxes, scores, maps = self._run_graph(image, self.score_threshold if threshold is None else threshold)
         t2 = time.perf_counter()
         n = min(len(scores), self.max_instances)
         boxes = boxes[:n] * np.array([w / s, h / s, w / s, h / s], np.float32)

@@ -13,6 +13,7 @@ from PyQt5.QtWidgets import (QAction, QApplication, QCheckBox, QComboBox, QFileD
                              QMainWindow, QMessageBox, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
 from .capture import find_cameras, parse_source
+from .cli import tracker_settings
 from .drawing import DrawStyle
 from .effects import Effect, load_background
 from .engine import Engine, EngineError
@@ -21,6 +22,7 @@ from .screenshots import default_folder
 
 SHORTCUTS = [("Space", "pause / resume"), ("S", "screenshot"), ("R", "start / stop recording"),
              ("F / F11", "full screen"), ("C", "contours"), ("B", "boxes"), ("M", "temporal smoothing"),
+             ("T", "steady instances (confirmed, held, parts merged) / every detection at once"),
              ("G", "masks follow the frame's edges (refined) / the graph's masks"),
              ("E", "next effect (overlay, blur, remove, replace)"), ("Click", "keep only that instance"),
              ("Ctrl+Click", "add / remove an instance"), ("Esc", "show all instances again"),
@@ -65,11 +67,11 @@ class FrameView(QLabel):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: Engine, source="0", loop=False, shots=None, style=None, smoothing=True,
+    def __init__(self, engine: Engine, source="0", loop=False, shots=None, style=None, tracking=None,
                  scan_cameras=True, effect=None):
         super().__init__()
         self.signals = SessionSignals()
-        self.session = LiveSession(engine, style or DrawStyle(), smoothing=smoothing,
+        self.session = LiveSession(engine, style or DrawStyle(), tracking,
                                    shots_folder=shots or default_folder(), loop=loop,
                                    on_result=self.signals.result.emit, on_message=self.signals.message.emit)
         if effect is not None:
@@ -114,6 +116,10 @@ class MainWindow(QMainWindow):
         self.effect_box.activated.connect(lambda i: self.set_effect(LIVE_EFFECTS[i]))
         self.smoothing = QCheckBox("Smoothing", checked=bool(s.pipeline.tracker and s.pipeline.tracker.smoothing))
         self.smoothing.toggled.connect(s.set_smoothing)
+        self.steady = QCheckBox("Steady", checked=s.steady)
+        self.steady.setToolTip("new instances confirmed over frames, missed ones held, parts merged "
+                               "(off: every detection shown at once)")
+        self.steady.toggled.connect(s.set_steady)
         self.edges = QCheckBox("Edges", checked=s.engine.refine_masks)
         self.edges.setToolTip("masks follow the frame's edges (off: the graph's masks as they are)")
         self.edges.toggled.connect(s.set_refine_masks)
@@ -129,7 +135,7 @@ class MainWindow(QMainWindow):
         for w in (QLabel("Source"), self.source_box, QLabel("Threshold"), self.threshold, self.threshold_label,
                   QLabel("Alpha"), self.alpha, QLabel("Effect"), self.effect_box):
             controls.addWidget(w)
-        for w in (self.contours, self.boxes, self.smoothing, self.edges, self.pause_btn, self.shot_btn, self.rec_btn):
+        for w in (self.contours, self.boxes, self.smoothing, self.steady, self.edges, self.pause_btn, self.shot_btn, self.rec_btn):
             buttons.addWidget(w)
         self._threshold_changed(self.threshold.value())
         central = QWidget()
@@ -162,6 +168,7 @@ class MainWindow(QMainWindow):
         action(view_menu, "Contours", ["C"], self.contours.toggle)
         action(view_menu, "Boxes", ["B"], self.boxes.toggle)
         action(view_menu, "Smoothing", ["M"], self.smoothing.toggle)
+        action(view_menu, "Steady instances", ["T"], self.steady.toggle)
         action(view_menu, "Edges", ["G"], self.edges.toggle)
         action(view_menu, "Next effect", ["E"], self.next_effect)
         action(view_menu, "Show all instances", ["Esc"], self.session.clear_selection)
@@ -294,7 +301,7 @@ def run_gui(args):
     if args.effect.name == "cutout":
         raise UserError("the cutout effect is for files (--video OUT.webm|.mov, --image OUT.png)")
     win = MainWindow(engine, args.source, loop=args.loop, shots=args.shots, style=style,
-                     smoothing=not args.no_smoothing, effect=args.effect)
+                     tracking=tracker_settings(args), effect=args.effect)
     if args.keep_largest or args.keep_ids:
         from .selection import Selection
         win.session.pipeline.selection = Selection(args.keep_ids or frozenset(), args.keep_largest or 0)

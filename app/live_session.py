@@ -7,6 +7,7 @@ A view (the Qt window, a test, a benchmark) starts a source, receives each new R
 screenshot, record) are plain method calls. Every failure becomes a message through `on_message`,
 never an exception in the view.
 """
+import dataclasses
 import threading
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from .pipeline import Pipeline
 from .recorder import Recorder, recording_name
 from .screenshots import save_screenshot
 from .selection import Selection
+from .tracking import PLAIN, TrackerSettings
 
 
 class RateMeter:
@@ -82,10 +84,12 @@ class Status:
 
 
 class LiveSession:
-    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, shots_folder=".", loop=False,
+    def __init__(self, engine: Engine, style: DrawStyle = None, tracking: TrackerSettings = None, shots_folder=".",
+                 loop=False,
                  on_result=None, on_message=None, clock=time.monotonic, window=2.0):
         self.engine = engine
-        self.pipeline = Pipeline(engine, style or DrawStyle(), smoothing=smoothing)
+        self.pipeline = Pipeline(engine, style or DrawStyle(), tracking)
+        self.steady_settings = tracking or TrackerSettings()  # what "steady" means, kept while it is off
         self.shots_folder = shots_folder
         self.loop = loop
         self.on_result = on_result or (lambda result: None)
@@ -202,6 +206,24 @@ class LiveSession:
     def set_smoothing(self, on):
         if self.pipeline.tracker:
             self.pipeline.tracker.smoothing = bool(on)
+
+    @property
+    def steady(self):
+        t = self.pipeline.tracker
+        return t is not None and t.settings != dataclasses.replace(PLAIN, smoothing=t.settings.smoothing)
+
+    def set_steady(self, on):
+        """Steady instances (on: confirmation, persistence, weaker detections continuing tracks,
+        merged parts, held edges, as set) or every detection shown as the graph gives it (off); the
+        smoothing stays as it is."""
+        if self.pipeline.tracker:
+            smoothing = self.pipeline.tracker.settings.smoothing
+            self.set_tracking(dataclasses.replace(self.steady_settings if on else PLAIN, smoothing=smoothing))
+
+    def set_tracking(self, settings: TrackerSettings):
+        """New tracker settings from the next frame; the tracks and their ids are kept."""
+        if self.pipeline.tracker:
+            self.pipeline.tracker.settings = settings.check()
 
     def set_refine_masks(self, on):
         """Masks refined along the frame's edges (on) or as the graph gives them, from the next frame."""

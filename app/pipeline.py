@@ -8,16 +8,16 @@ from .effects import Effect, render
 from .engine import Engine
 from .results import Result
 from .selection import Selection
-from .tracking import Tracker
+from .tracking import Tracker, TrackerSettings
 
 
 class Pipeline:
-    def __init__(self, engine: Engine, style: DrawStyle = None, smoothing=True, track=True, effect: Effect = None,
-                 selection: Selection = None, render=True):
+    def __init__(self, engine: Engine, style: DrawStyle = None, tracking: TrackerSettings = None, track=True,
+                 effect: Effect = None, selection: Selection = None, render=True):
         self.engine = engine
         self.style = style or DrawStyle()
         # stills are unrelated pictures: no tracker, ids are 1..N in score order
-        self.tracker = Tracker(smoothing=smoothing) if track else None
+        self.tracker = Tracker(tracking) if track else None
         self.effect = effect or Effect()
         self.selection = selection or Selection()
         # False: results come without their picture; the caller renders (the video command does it
@@ -30,10 +30,14 @@ class Pipeline:
 
     def process(self, frame, **source) -> Result:
         """source: index, time, captured_at, name of the frame (stored on the result)."""
-        result = self.engine.run(frame)
-        t0 = time.perf_counter()
-        if self.tracker is not None:
-            result = self.tracker.update(result)
+        if self.tracker is None:
+            result = self.engine.run(frame)
+            t0 = time.perf_counter()
+        else:
+            shown = self.engine.score_threshold
+            result = self.engine.run(frame, self.tracker.detect_threshold(shown))
+            t0 = time.perf_counter()
+            result = self.tracker.update(result, shown)
         result = self.selection.apply(result.replace(**source))
         result.instances()  # full-resolution masks: part of postprocessing, used by every output
         t1 = time.perf_counter()

@@ -15,8 +15,11 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from contracts.masks import paste_mask, rle
+from contracts.masks import paste_probabilities, rle
 from contracts.refine import EdgeGuide
+
+
+HOLD = 0.1  # the tracked masks' hysteresis about the 0.5 cut
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Result:
     overlay: Optional[np.ndarray] = None          # the rendered frame (overlay or effect; BGRA for cut-outs)
     unselected: Optional["Result"] = None         # before a Selection kept only some instances
     refine: bool = True                           # masks follow the frame's edges (contracts.refine)
+    previous: Optional[dict] = None               # track id -> its Instance on the last frame (the tracker's)
     _instances: Optional[list] = field(default=None, repr=False)
 
     def __len__(self):
@@ -95,11 +99,29 @@ class Result:
             out = []
             guide = EdgeGuide(self.frame, self.maps.shape[1:]) if self.refine and len(self) else None
             for i, track_id in enumerate(self.track_ids()):
-                x0, y0, crop = paste_mask(self.maps[i], self.boxes[i], self.frame_size, guide=guide)
+                x0, y0, prob = paste_probabilities(self.maps[i], self.boxes[i], self.frame_size, guide)
+                crop = self._cut(int(track_id), x0, y0, prob)
                 if crop.any():
                     out.append(Instance(int(track_id), float(self.scores[i]), self.boxes[i], x0, y0, crop))
             self._instances = out
         return self._instances
+
+    def _cut(self, track_id, x0, y0, prob):
+        """The mask from its probabilities: above 0.5; for a tracked instance with a hysteresis of
+        HOLD, so that a pixel that sensor noise moves about the cut keeps the state it had."""
+        mask = prob > 0.5
+        before = self.previous.get(track_id) if self.previous else None
+        if before is None or not mask.size:
+            return mask
+        was = np.zeros_like(mask)
+        h, w = mask.shape
+        bh, bw = before.mask.shape
+        ox0, oy0 = max(x0, before.x0), max(y0, before.y0)
+        ox1, oy1 = min(x0 + w, before.x0 + bw), min(y0 + h, before.y0 + bh)
+        if ox1 > ox0 and oy1 > oy0:
+            was[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = before.mask[oy0 - before.y0:oy1 - before.y0,
+                                                                    ox0 - before.x0:ox1 - before.x0]
+        return np.where(np.abs(prob - 0.5) <= HOLD, was, mask)
 
     def id_mask(self):
         """uint16 (H, W): pixel = instance id, 0 = background; higher scores win where masks overlap."""

@@ -7,6 +7,7 @@ import time
 import av
 from tqdm import tqdm
 
+from .cli import tracker_settings
 from .drawing import DrawStyle
 from .engine import Engine, EngineError
 from .frame_loop import image_frames, prefetch, results
@@ -35,7 +36,7 @@ def make_engine(args):
 def make_pipeline(args, engine, track, render=True):
     style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
     selection = Selection(args.keep_ids or frozenset(), args.keep_largest or 0)
-    return Pipeline(engine, style, smoothing=not args.no_smoothing, track=track, effect=args.effect,
+    return Pipeline(engine, style, tracker_settings(args), track=track, effect=args.effect,
                     selection=selection, render=render)
 
 

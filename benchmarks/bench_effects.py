@@ -11,11 +11,11 @@ import os
 import sys
 import tempfile
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from app.cli import build_parser  # noqa: E402
 from app.effects import Effect  # noqa: E402
 from app.engine import Engine  # noqa: E402
 from app.live_session import LiveSession  # noqa: E402
@@ -37,9 +37,8 @@ def live_fps(engine, effect, seconds):
 
 
 def video_fps(effect, out):
-    args = SimpleNamespace(video=SAMPLE, out=out, save_masks=None, model=None, device="cpu", threshold=None,
-                           max_instances=None, alpha=0.5, no_contours=False, boxes=False, no_smoothing=False,
-                           effect=effect, keep_ids=None, keep_largest=None)
+    args = build_parser().parse_args(["--video", SAMPLE, "--out", out, "--device", "cpu"])
+    args.effect = effect
     t = time.perf_counter()
     import contextlib
     import io

@@ -1,15 +1,16 @@
-"""Tracking quality on real clips: id switches per 100 frames and flicker, with and without
-temporal smoothing, for the tracker's settings (and any others given).
+"""Tracking on moving video: J, id switches and duplicates per 100 frames, for the plain tracker
+(every detection at the shown threshold, shown at once, hidden when missed) and the default one
+(two thresholds, confirmation, persistence, merged parts, held edges), on the same detections.
 
-    python -m benchmarks.bench_tracking --data ../shared/data
+    python -m benchmarks.bench_tracking --data ../shared/data [--model FILE]
 
-Id switch: a detection in frame t+1 whose raw mask (before smoothing) overlaps a detection of
-frame t with IoU >= 0.5 but carries another id, while that earlier id is gone from frame t+1: the
-object changed id (and colour). (A second, duplicate detection of an object that keeps its id is
-not a switch; duplicates are counted apart.)
-Flicker: 1 - IoU between a tracked instance's full-resolution mask in consecutive frames, averaged
-over every pair of consecutive frames where the same id is visible (lower is steadier).
-Clips: the DAVIS validation sequences (never trained on) and the bundled sample.
+Clips: the 5 DAVIS validation sequences (never trained on) and the bundled sample. Everything is
+measured on what is shown, as the app shows it (full-resolution masks, refined along the edges):
+- J: IoU of the union of the shown masks with the DAVIS mask, the mean over frames, then over
+  sequences (the video path's J; the still-image J of model.evaluate has no tracker);
+- id switch: a shown instance overlapping one of the previous frame (mask IoU >= 0.5 on the map
+  grid) under another id while the earlier id is gone: the object changed id (and colour);
+- duplicate: the same, while the earlier id is still shown: a second instance on one object.
 """
 import argparse
 import os
@@ -20,41 +21,43 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from app.engine import Engine  # noqa: E402
-from app.tracking import Tracker, binary_maps, mask_iou  # noqa: E402
+from app.tracking import PLAIN, Tracker, TrackerSettings, binary_maps, mask_iou  # noqa: E402
 from app.video_io import VideoReader  # noqa: E402
 from benchmarks.common import SAMPLE  # noqa: E402
 from model.splits import davis_val_sequences  # noqa: E402
 
+SETTINGS = {"plain (one threshold, no confirmation)": PLAIN, "default": TrackerSettings()}
 
-def track(results, **tracker_options):
-    """(id switches, frames, flicker) of one clip's untracked results under one tracker setting."""
-    tracker = Tracker(**tracker_options)
-    switches, duplicates, changes = 0, 0, []
-    prev_raw, prev_ids, prev_masks = None, None, {}
-    for r in results:
-        raw = binary_maps(r.boxes, r.maps, r.frame_size)
-        tracked = tracker.update(r)
-        if prev_raw is not None and len(raw) and len(prev_raw):
-            iou = mask_iou(raw, prev_raw)
-            for i in range(len(raw)):
+
+def track(detections, settings, show_threshold, truths=None):
+    """(id switches, duplicates, J values) of one clip's detections under one tracker setting."""
+    tracker = Tracker(settings)
+    switches, duplicates, js = 0, 0, []
+    prev = None
+    for k, det in enumerate(detections):
+        if settings.low_threshold >= show_threshold:
+            det = det.select(det.scores >= show_threshold)
+        shown = tracker.update(det, show_threshold)
+        grid = binary_maps(shown.boxes, shown.maps, shown.frame_size)
+        ids = shown.track_ids()
+        if prev is not None and len(grid) and len(prev[0]):
+            iou = mask_iou(grid, prev[0])
+            for i in range(len(grid)):
                 j = int(iou[i].argmax())
-                if iou[i, j] >= 0.5 and tracked.ids[i] != prev_ids[j]:
-                    if prev_ids[j] in tracked.ids:
+                if iou[i, j] >= 0.5 and ids[i] != prev[1][j]:
+                    if prev[1][j] in ids:
                         duplicates += 1
                     else:
                         switches += 1
-        masks = {inst.id: inst.full_mask(r.frame_size) for inst in tracked.instances()}
-        for k, m in masks.items():
-            if k in prev_masks:
-                changes.append(1 - (m & prev_masks[k]).sum() / max((m | prev_masks[k]).sum(), 1))
-        prev_raw, prev_ids, prev_masks = raw, tracked.ids, masks
-    return switches, duplicates, len(results), float(np.mean(changes)) if changes else float("nan")
-
-
-SETTINGS = {
-    "previous (v1: mask IoU only, no cascade, lost after 5)": dict(max_missing=5, box_weight=0.0, cascade=False),
-    "current": {},
-}
+        prev = grid, ids
+        if truths is not None:
+            fg = np.zeros(shown.frame_size, bool)
+            for inst in shown.instances():
+                h, w = inst.mask.shape
+                fg[inst.y0:inst.y0 + h, inst.x0:inst.x0 + w] |= inst.mask
+            union = (fg | truths[k]).sum()
+            js.append(1.0 if union == 0 else (fg & truths[k]).sum() / union)
+    return switches, duplicates, js
 
 
 def main(argv=None):
@@ -62,29 +65,35 @@ def main(argv=None):
     p.add_argument("--data", default=None, help="../shared/data (DAVIS validation sequences)")
     p.add_argument("--model", default=None)
     a = p.parse_args(argv)
-    engine = Engine(a.model, "cpu")
+    engine = Engine(a.model, "cpu", log=lambda msg: None)
+    show = engine.score_threshold
+    low = min(s.low_threshold for s in SETTINGS.values())
     clips = {}
     if a.data:
         root = os.path.join(a.data, "davis2016-train")
         for seq in davis_val_sequences(root):
-            d = os.path.join(root, "JPEGImages", seq)
-            clips[f"DAVIS {seq}"] = [cv2.imread(os.path.join(d, f)) for f in sorted(os.listdir(d))]
-    clips["sample.mp4"] = [f.image for f in VideoReader(SAMPLE)]
-    runs = {name: [engine.run(f) for f in frames] for name, frames in clips.items()}
-    for label, options in SETTINGS.items():
+            d, m = os.path.join(root, "JPEGImages", seq), os.path.join(root, "Annotations", seq)
+            names = sorted(os.listdir(d))
+            clips[f"DAVIS {seq}"] = ([cv2.imread(os.path.join(d, f)) for f in names],
+                                     [cv2.imread(os.path.join(m, f[:-4] + ".png"), cv2.IMREAD_GRAYSCALE) > 127
+                                      for f in names])
+    clips["sample.mp4"] = ([f.image for f in VideoReader(SAMPLE)], None)
+    print(f"model: {engine.describe()}; shown threshold {show}, graph run at {low}")
+    runs = {name: ([engine.run(f, low) for f in frames], truths) for name, (frames, truths) in clips.items()}
+    for label, settings in SETTINGS.items():
         print(f"\ntracker: {label}")
-        print(f"{'clip':<20} {'frames':>6} {'id switches/100':>16} {'duplicates/100':>15} {'flicker raw':>12} "
-              f"{'smoothed':>9}")
-        total_sw, total_dup, total_n, fl = 0, 0, 0, {False: [], True: []}
-        for name, results in runs.items():
-            sw, dup, n, raw = track(results, smoothing=False, **options)
-            _, _, _, smooth = track(results, smoothing=True, **options)
+        print(f"{'clip':<20} {'frames':>6} {'id switches/100':>16} {'duplicates/100':>15} {'J':>6}")
+        total_sw, total_dup, total_n, seq_j = 0, 0, 0, []
+        for name, (detections, truths) in runs.items():
+            sw, dup, js = track(detections, settings, show, truths)
+            n = len(detections)
             total_sw, total_dup, total_n = total_sw + sw, total_dup + dup, total_n + n
-            fl[False].append(raw)
-            fl[True].append(smooth)
-            print(f"{name:<20} {n:>6} {100 * sw / n:>16.2f} {100 * dup / n:>15.2f} {raw:>12.3f} {smooth:>9.3f}")
+            j = f"{np.mean(js):6.3f}" if js else f"{'':>6}"
+            if js:
+                seq_j.append(np.mean(js))
+            print(f"{name:<20} {n:>6} {100 * sw / n:>16.2f} {100 * dup / n:>15.2f} {j}")
         print(f"{'all':<20} {total_n:>6} {100 * total_sw / total_n:>16.2f} {100 * total_dup / total_n:>15.2f} "
-              f"{np.nanmean(fl[False]):>12.3f} {np.nanmean(fl[True]):>9.3f}")
+              + (f"{np.mean(seq_j):6.3f}" if seq_j else ""))
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ import statistics
 import sys
 import tempfile
 import time
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from app.cli import build_parser  # noqa: E402
 from app.effects import Effect  # noqa: E402
 from app.engine import Engine, EngineError  # noqa: E402
 from app.video_cli import run_video  # noqa: E402
@@ -61,9 +61,10 @@ def main(argv=None):
     for label, (n, med, p95) in bench_graph(engine, frame, a.runs).items():
         print(f"bare graph, {label:<12} ({n} instances): median {med:6.1f} ms, p95 {p95:6.1f} ms")
     if not a.skip_video:
-        args = SimpleNamespace(video=clip, out=os.path.join(tmp, "out.mp4"), save_masks=None, model=a.model,
-                               device=a.device, threshold=None, max_instances=None, alpha=0.5, no_contours=False,
-                               boxes=False, no_smoothing=False, effect=Effect(), keep_ids=None, keep_largest=None)
+        # the command line's own parser, so every setting the command reads is there
+        args = build_parser().parse_args(["--video", clip, "--out", os.path.join(tmp, "out.mp4"),
+                                          "--device", a.device] + (["--model", a.model] if a.model else []))
+        args.effect = Effect()
         print("video command, 854x480, 132 frames:")
         run_video(args)
 

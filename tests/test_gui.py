@@ -9,6 +9,7 @@ from PyQt5.QtCore import Qt
 
 from app.engine import Engine
 from app.gui import MainWindow
+from app.tracking import TrackerSettings
 from conftest import probe
 
 
@@ -20,7 +21,8 @@ def engine():
 @pytest.fixture
 def window(qtbot, engine, clip_with_audio, tmp_path):
     engine.score_threshold = 0.5
-    w = MainWindow(engine, clip_with_audio, loop=True, shots=str(tmp_path / "shots"), smoothing=False,
+    w = MainWindow(engine, clip_with_audio, loop=True, shots=str(tmp_path / "shots"),
+                   tracking=TrackerSettings(smoothing=False),
                    scan_cameras=False)
     qtbot.addWidget(w)
     w.show()
@@ -198,3 +200,15 @@ def test_g_switches_between_refined_and_raw_masks_from_the_next_frame(qtbot, win
     finally:
         window.edges.setChecked(True)
     assert engine.refine_masks is True
+
+
+def test_t_switches_steady_instances_off_and_on_keeping_the_smoothing(qtbot, window):
+    qtbot.waitUntil(lambda: window.session.shown_count >= 2, timeout=60000)
+    tracker = window.session.pipeline.tracker
+    assert window.steady.isChecked() and tracker.settings.confirm_frames == 2
+    qtbot.keyClick(window, Qt.Key_T)
+    assert not window.steady.isChecked()
+    assert tracker.settings.confirm_frames == 1 and tracker.settings.persist_frames == 0
+    assert tracker.settings.smoothing is False  # as the window was opened
+    qtbot.keyClick(window, Qt.Key_T)
+    assert window.steady.isChecked() and tracker.settings == TrackerSettings(smoothing=False)
