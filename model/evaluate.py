@@ -28,6 +28,7 @@ from contracts.masks import paste_mask, rle, tighten_boxes  # the app's own mask
 from contracts.refine import DEFAULT as REFINE_DEFAULT, EdgeGuide
 
 from . import formats
+from .instance_metrics import image_counts, summarise, touching_pairs
 from .splits import shared_datasets
 
 IOU_THRESHOLDS = (0.5, 0.7)
@@ -142,6 +143,7 @@ def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_
     """mask_threshold: where the masks are cut (the app cuts at 0.5; model.calibrate tries others).
     refine: masks refined along the image's edges, as the app shows them (contracts.refine)."""
     gts, preds, j_per_seq = [], [], defaultdict(list)
+    counts, touching, groups = [], [], []  # per loaded image
     skipped = 0
     for s in tqdm(samples, desc="evaluate", unit="img", disable=not progress):
         try:
@@ -153,6 +155,10 @@ def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_
         masks, scores = predict_full_res(predictor, image, ap_threshold, mask_threshold, refine)
         gts.append((gm, gs))
         preds.append((masks, scores))
+        groups.append(s.group)
+        shown = scores >= display_threshold
+        counts.append(image_counts(gm, gs, masks[shown], s.union_mask))
+        touching.append(not s.union_mask and touching_pairs(gm[np.asarray(gs, bool)]))
         if s.union_mask:
             keep = scores >= display_threshold
             union = masks[keep].any(0) if keep.any() else np.zeros(image.shape[:2], bool)
@@ -160,8 +166,8 @@ def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_
             j_per_seq[s.group].append(region_similarity(union, gt_union))
     result = {"images": len(gts), "skipped": skipped, **coco_mask_ap(gts, preds)}
     by_source = defaultdict(list)
-    for s, g, p in zip(samples, gts, preds):
-        by_source[s.group.split("/")[0]].append((g, p))
+    for group, g, p in zip(groups, gts, preds):
+        by_source[group.split("/")[0]].append((g, p))
     result["per_source"] = {}
     for src, items in by_source.items():
         if any(g[1].any() for g, _ in items):
@@ -171,6 +177,14 @@ def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_
     multi = [(g, p) for g, p in zip(gts, preds) if g[1].sum() >= 2]
     if multi:
         result["multi_instance"] = {"images": len(multi), **coco_mask_ap(*zip(*multi))}
+    # what users see: false, split and merged instances, and instances found one-to-one
+    by_source = defaultdict(list)
+    for group, c in zip(groups, counts):
+        by_source[group.split("/")[0]].append(c)
+    result["instances"] = {"all": summarise(counts), "per_source": {k: summarise(v) for k, v in by_source.items()}}
+    multi = [c for c, t in zip(counts, touching) if t]
+    if multi:
+        result["instances"]["multi_instance"] = summarise(multi)
     if j_per_seq:
         result["J_per_sequence"] = {k: float(np.mean(v)) for k, v in sorted(j_per_seq.items())}
         result["J_mean"] = float(np.mean(list(result["J_per_sequence"].values())))
@@ -186,6 +200,17 @@ def print_table(name, r):
     if "multi_instance" in r:
         m = r["multi_instance"]
         print(f"    {'2+ salient':<14} AP@0.5 {m['AP50'] * 100:5.1f}  AP@0.7 {m['AP70'] * 100:5.1f}  ({m['images']} images)")
+    if "instances" in r:
+        print(f"  instances shown (score >= display threshold): false/image, splits and recall@0.5 per "
+              f"instance, merges/image")
+        rows = [("all", r["instances"]["all"])] + list(r["instances"]["per_source"].items())
+        if "multi_instance" in r["instances"]:
+            rows.append(("2+ touching", r["instances"]["multi_instance"]))
+        for src, v in rows:
+            extra = "" if v["recall50"] is None else \
+                f"  split {v['split_rate']:.3f}  recall {v['recall50']:.3f}  merges/img {v['merges_per_image']:.3f}"
+            print(f"    {src:<14} {v['images']:>4} img  shown/img {v['predictions_per_image']:5.2f}  "
+                  f"false/img {v['false_per_image']:.3f}{extra}")
     if "J_mean" in r:
         for k, v in r["J_per_sequence"].items():
             print(f"  J {k:<28} {v:.3f}")

@@ -39,6 +39,18 @@ class Sample:
         return image, masks, salient
 
 
+class MadeSample(Sample):
+    """A sample made when loaded (a synthetic crowd, a crop of scenery): make() -> (image, masks,
+    salient). Its group names it."""
+
+    def __init__(self, group, make):
+        super().__init__(group, group, None)
+        self.make = make
+
+    def load(self):
+        return self.make()
+
+
 def read_image(path):
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:

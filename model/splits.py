@@ -7,6 +7,10 @@ validation frames come from sequences and images the model never saw:
 - coco128-seg, coco-extra, ccp-person, human-seg, unlabelled: images sorted by name (coco-extra by
   id), every eighth (index % 8 == 0) is validation.
 - balloon: its own train / val folders.
+- coco-more: all validation (69 scenes, most with several touching objects: people in groups,
+  animals, street scenes), by the same salient rule as COCO.
+- crowds: 40 synthetic crowds, validation only, each a held-out ccp-person photo with 1-4 other
+  held-out people pasted beside and over its person in depth order (model/crowds.py).
 
 DAVIS has one mask per frame, the union of the salient object(s) (a rider and a horse are one mask).
 Its connected components are not reliable instances, so the whole union is one "salient region".
@@ -32,6 +36,7 @@ import cv2
 import numpy as np
 
 from . import formats
+from .crowds import synthetic_crowds
 
 DAVIS_VAL_EVERY, DAVIS_VAL_OFFSET = 5, 2
 IMAGE_VAL_EVERY = 8
@@ -40,6 +45,10 @@ SALIENT_CENTRE = 0.8
 SALIENT_MAX = 4
 TEACHER_SALIENT, TEACHER_BACKGROUND, TEACHER_MIN_AREA = 0.5, 0.2, 0.005
 PSEUDO_MIN_AREA, PSEUDO_UNSURE = 0.01, (0.3, 0.7)
+CROWDS, CROWD_SEED = 40, 0
+SCENERY_EVERY = 3
+SCENERY_CLASSES = {"alp", "cliff", "coral_reef", "geyser", "lakeside", "promontory", "sandbar", "seashore", "valley",
+                   "volcano", "breakwater", "stone_wall", "worm_fence", "picket_fence", "maze"}
 
 
 def geometric_rule(masks, image_path=None):
@@ -120,35 +129,89 @@ def _split_every(samples, every=IMAGE_VAL_EVERY):
     return samples
 
 
-def unlabelled(data_root, rule: TeacherRule):
-    """Photos without masks, labelled by the teacher's maps. The split is by position among all the
-    photos (every eighth is validation), so it does not move as more maps are made; photos without
-    a map yet are left out."""
+def unlabelled_photos(data_root):
+    """(path, split) of every unlabelled photo: the split is by position among all of them (every
+    eighth is validation), so it does not move as teacher maps are made."""
     root = os.path.join(data_root, "unlabelled")
-    samples, index = [], -1
+    index = -1
     for sub in sorted(os.listdir(root)):
         d = os.path.join(root, sub)
         for name in sorted(os.listdir(d)):
-            path = os.path.join(d, name)
             if os.path.splitext(name)[1].lower() not in formats.IMAGE_EXTS:
                 continue
             index += 1
-            if not rule.has_map(path):
-                continue
+            yield os.path.join(d, name), "val" if index % IMAGE_VAL_EVERY == 0 else "train"
 
-            def load(h, w, path=path):
-                sal = rule.saliency(path)
-                if sal.shape != (h, w):
-                    raise formats.AnnotationError(path, "teacher map and image differ in size")
-                masks, salient, _ = pseudo_instances(sal)
-                return masks, salient
 
-            def unsure(h, w, path=path):
-                return pseudo_instances(rule.saliency(path))[2]
-            s = formats.Sample(path, f"unlabelled/{sub}-{os.path.splitext(name)[0]}", load)
-            s.load_unsure = unsure
-            s.split = "val" if index % IMAGE_VAL_EVERY == 0 else "train"
-            samples.append(s)
+def unlabelled(data_root, rule: TeacherRule):
+    """Photos without masks, labelled by the teacher's maps (see unlabelled_photos for the split);
+    photos without a map yet are left out."""
+    samples = []
+    for path, split in unlabelled_photos(data_root):
+        sub, name = os.path.basename(os.path.dirname(path)), os.path.basename(path)
+        if not rule.has_map(path):
+            continue
+
+        def load(h, w, path=path):
+            sal = rule.saliency(path)
+            if sal.shape != (h, w):
+                raise formats.AnnotationError(path, "teacher map and image differ in size")
+            masks, salient, _ = pseudo_instances(sal)
+            return masks, salient
+
+        def unsure(h, w, path=path):
+            return pseudo_instances(rule.saliency(path))[2]
+        s = formats.Sample(path, f"unlabelled/{sub}-{os.path.splitext(name)[0]}", load)
+        s.load_unsure = unsure
+        s.split = split
+        samples.append(s)
+    return samples
+
+
+def scenery_crop(image, mask, rng, side=0.6, tries=12, max_share=0.01):
+    """A square window of `side` of the image's short side holding under max_share of the mask's
+    pixels (plain scenery: nothing salient in it), or None."""
+    h, w = image.shape[:2]
+    s = int(side * min(h, w))
+    for _ in range(tries):
+        x0, y0 = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
+        if mask[y0:y0 + s, x0:x0 + s].mean() < max_share:
+            return image[y0:y0 + s, x0:x0 + s]
+    return None
+
+
+def scenery(data_root, davis_train_sequences, every=SCENERY_EVERY):
+    """Training images with nothing salient in them (negatives for the detector): windows of DAVIS
+    training frames that miss the salient object (grass, water, trees, roads, walls), and the
+    ImageNet sample's photos of plain scenery that are not held out."""
+    samples = []
+    davis_root = os.path.join(data_root, "davis2016-train")
+    for seq in davis_train_sequences:
+        names = sorted(os.listdir(os.path.join(davis_root, "Annotations", seq)))
+        for k, name in enumerate(names[::every]):
+            img = os.path.join(davis_root, "JPEGImages", seq, name[:-4] + ".jpg")
+            ann = os.path.join(davis_root, "Annotations", seq, name)
+
+            def make(img=img, ann=ann, seed=k + 1000 * len(samples)):
+                image = formats.read_image(img)
+                crop = scenery_crop(image, cv2.imread(ann, cv2.IMREAD_GRAYSCALE) > 127, np.random.default_rng(seed))
+                if crop is None:
+                    raise formats.AnnotationError(img, "no window without the salient object")
+                return crop, np.zeros((0, *crop.shape[:2]), bool), np.zeros(0, bool)
+            samples.append(formats.MadeSample(f"scenery/{seq}-{name[:-4]}", make))
+    root = os.path.join(data_root, "unlabelled", "imagenet-sample")
+    if os.path.isdir(root):
+        for path, split in unlabelled_photos(data_root):
+            name = os.path.basename(path)
+            if os.path.dirname(path) == root and split == "train" and \
+                    name.split("_", 1)[-1].rsplit(".", 1)[0] in SCENERY_CLASSES:
+
+                def make(path=path):
+                    image = formats.read_image(path)
+                    return image, np.zeros((0, *image.shape[:2]), bool), np.zeros(0, bool)
+                samples.append(formats.MadeSample(f"scenery/{os.path.splitext(name)[0]}", make))
+    for s in samples:
+        s.split = "train"
     return samples
 
 
@@ -169,6 +232,8 @@ def shared_datasets(data_root, teacher_maps=None):
         for s in dav:
             s.split = "val" if s.group in val else "train"
         samples += dav
+        samples += scenery(data_root, [seq for seq in sorted(os.listdir(os.path.join(davis_root, "Annotations")))
+                                       if f"davis/{seq}" not in val])
     if os.path.isdir(os.path.join(data_root, "coco128-seg")):
         samples += _split_every(formats.yolo_seg(os.path.join(data_root, "coco128-seg"), rule))
     extra = os.path.join(data_root, "coco-extra", "instances.json")
@@ -187,6 +252,16 @@ def shared_datasets(data_root, teacher_maps=None):
         if os.path.isdir(d):
             samples += _split_every(formats.instance_pngs(os.path.join(d, "images"), os.path.join(d, "masks"),
                                                           group_prefix=name))
+    more = os.path.join(data_root, "coco-more", "instances.json")
+    if os.path.isfile(more):  # held out whole: scenes with several touching objects, for validation
+        for s in formats.coco_json(more, os.path.join(data_root, "coco-more", "images"), rule, group_prefix="coco-more"):
+            s.split = "val"
+            samples.append(s)
+    people_val = [s for s in samples if s.group.startswith("ccp-person/") and s.split == "val"]
+    if people_val:  # crowds made only of held-out people
+        for s in synthetic_crowds(people_val, CROWDS, seed=CROWD_SEED):
+            s.split = "val"
+            samples.append(s)
     if teacher_maps and os.path.isdir(os.path.join(data_root, "unlabelled")):
         samples += unlabelled(data_root, rule)
     if not samples:

@@ -21,15 +21,19 @@ from . import augment
 from . import boxes as B
 from .cache import load_cache
 from .config import LossConfig, NetConfig, TrainConfig
+from .crowds import crowd_scene, person_crop
+from .label_rules import MASK_ONLY, SALIENT, instance_roles
 from .losses import detection_loss, mask_loss, saliency_loss
 from .s4net import S4Net
 from .warm_start import warm_start
 
 # share of each source in a batch: DAVIS frames are many but near-duplicates within a sequence
 SOURCE_SHARE = {"davis": 0.3, "coco128-seg": 0.08, "coco-extra": 0.17, "balloon": 0.07, "ccp-person": 0.1,
-                "human-seg": 0.1, "unlabelled": 0.18}
+                "human-seg": 0.1, "unlabelled": 0.18, "scenery": 0.08}
 # instances pasted onto other photos come from these (whole objects, not DAVIS unions or pseudo-labels)
 PASTE_SOURCES = ("coco128-seg", "coco-extra", "ccp-person", "human-seg", "balloon")
+# crowds are made of these: one person per region (human-seg's one region may hold two people)
+CROWD_SOURCES = ("ccp-person",)
 
 
 def masks_to_boxes(masks):
@@ -50,6 +54,10 @@ class CachedDataset:
         sources = np.array([g.split("/")[0] for g in cache["groups"]])
         donor_ok = np.isin(sources[cache["inst_image"]], PASTE_SOURCES) if len(cache["inst_image"]) else []
         self.salient_ids = np.nonzero(cache["inst_salient"] & donor_ok)[0]
+        person_ok = np.isin(sources[cache["inst_image"]], CROWD_SOURCES) if len(cache["inst_image"]) else []
+        self.person_ids = np.nonzero(cache["inst_salient"] & person_ok)[0]
+        # which instances teach the detector a box (label_rules): a union of several regions does not
+        self.roles = instance_roles(cache["inst_salient"], cache["union"][cache["inst_image"]], cache["inst_masks"])
         w = np.zeros(len(sources))
         for src in np.unique(sources):
             sel = sources == src
@@ -59,15 +67,25 @@ class CachedDataset:
 
     def raw(self, i):
         ids = self.by_image[i]
-        return self.c["images"][i], self.c["inst_masks"][ids], self.c["inst_salient"][ids], self.c["unsure"][i]
+        return self.c["images"][i], self.c["inst_masks"][ids], self.roles[ids], self.c["unsure"][i]
 
-    def sample(self, rng, i, augmented=True, paste_prob=0.5, max_pasted=3):
-        """One training image and its targets. Augmented: several real instances pasted onto it
-        (touching and overlapping ones included, as in a webcam frame with two people), flip,
-        zoom-crop, colour jitter."""
-        image, masks, salient, unsure = self.raw(i)
+    def person(self, j):
+        return person_crop(self.c["images"][self.c["inst_image"][j]], self.c["inst_masks"][j])
+
+    def sample(self, rng, i, augmented=True, paste_prob=0.5, max_pasted=3, crowd_prob=0.0, crowd=(2, 7)):
+        """One training image and its targets. Augmented: a crowd of real people pasted side by
+        side and over each other in depth order (crowd_prob), or else several real instances pasted
+        at random places (touching and overlapping ones included, as in a webcam frame with two
+        people); flip, zoom-crop, colour jitter."""
+        image, masks, salient, unsure = self.raw(i)  # salient: the label_rules role of each
         if augmented:
-            if rng.random() < paste_prob and len(self.salient_ids):
+            if rng.random() < crowd_prob and len(self.person_ids):
+                picks = self.person_ids[rng.integers(len(self.person_ids), size=int(rng.integers(*crowd) + 1))]
+                people = [p for p in (self.person(j) for j in picks) if p is not None]
+                before = image
+                image, masks, salient = crowd_scene(rng, image, masks, salient, people)
+                unsure = unsure & ~(image != before).any(2)  # pasted pixels are certain
+            elif rng.random() < paste_prob and len(self.salient_ids):
                 for _ in range(rng.integers(1, max_pasted + 1)):
                     j = self.salient_ids[rng.integers(len(self.salient_ids))]
                     donor = self.c["images"][self.c["inst_image"][j]]
@@ -81,12 +99,15 @@ class CachedDataset:
             masks, unsure = both[:-1], both[-1]
             image = augment.colour_jitter(rng, image)
         keep = masks.reshape(len(masks), -1).any(1) if len(masks) else np.zeros(0, bool)
-        masks, salient = masks[keep], salient[keep]
+        masks, role = masks[keep], np.asarray(salient)[keep]
         boxes = masks_to_boxes(masks)
+        positive, mask_only = role == SALIENT, role == MASK_ONLY
         return np.ascontiguousarray(image), {
-            "boxes": torch.from_numpy(boxes[salient]),
-            "ignore": torch.from_numpy(boxes[~salient]),
-            "masks": torch.from_numpy(np.ascontiguousarray(masks[salient])),
+            "boxes": torch.from_numpy(boxes[positive]),
+            "ignore": torch.from_numpy(boxes[~positive]),  # mask-only regions too: no group box
+            "masks": torch.from_numpy(np.ascontiguousarray(masks[positive])),
+            "mask_only_boxes": torch.from_numpy(boxes[mask_only]),
+            "mask_only_masks": torch.from_numpy(np.ascontiguousarray(masks[mask_only])),
             "unsure": torch.from_numpy(np.ascontiguousarray(unsure)),
         }
 
@@ -125,12 +146,15 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
     cls, box = detection_loss(logits, deltas, model.anchors, targets, loss_cfg)
     bidx, mboxes, mmasks, munsure = [], [], [], []
     for i, t in enumerate(targets):
-        n = len(t["boxes"])
+        boxes, masks = t["boxes"], t["masks"]
+        if len(t.get("mask_only_boxes", ())):  # regions that train masks but no detector box
+            boxes, masks = torch.cat([boxes, t["mask_only_boxes"]]), torch.cat([masks, t["mask_only_masks"]])
+        n = len(boxes)
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
         for j in pick:
             bidx.append(i)
-            mboxes.append(t["boxes"][j])
-            mmasks.append(t["masks"][j])
+            mboxes.append(boxes[j])
+            mmasks.append(masks[j])
             munsure.append(t["unsure"] if "unsure" in t else torch.zeros_like(t["masks"][j]))
     if bidx:
         bidx_t = torch.tensor(bidx, device=device)
@@ -236,7 +260,8 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
             idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
-            batch = [data.sample(rng, int(i), augmented=cfg.augment, paste_prob=cfg.paste_prob) for i in idx]
+            batch = [data.sample(rng, int(i), augmented=cfg.augment, paste_prob=cfg.paste_prob,
+                                 crowd_prob=cfg.crowd_prob) for i in idx]
             loss, parts = training_step(model, [b[0] for b in batch], [b[1] for b in batch], cfg.loss, rng)
             opt.zero_grad()
             loss.backward()
@@ -295,6 +320,9 @@ def main(argv=None):
     p.add_argument("--no-augment", action="store_true", help="no augmentation at all (ablation)")
     p.add_argument("--paste-prob", type=float, default=d.paste_prob,
                    help="share of training images that get pasted instances (0 turns copy-paste off)")
+    p.add_argument("--crowd-prob", type=float, default=d.crowd_prob,
+                   help="share of training images that get a crowd of 2-7 real people pasted side by side "
+                        "and over each other (0: none)")
     p.add_argument("--saliency-weight", type=float, default=0.0,
                    help="weight of a dense saliency loss on the mask path's feature maps (training-only "
                         "heads, not exported); 0: off")
@@ -316,8 +344,8 @@ def main(argv=None):
         shares = {k: float(v) for k, v in (x.split("=", 1) for x in a.share)}
     except ValueError:
         p.error("--share takes SOURCE=WEIGHT, e.g. --share davis=0.45")
-    if not 0.0 <= a.paste_prob <= 1.0:
-        p.error("--paste-prob must be between 0 and 1")
+    if not 0.0 <= a.paste_prob <= 1.0 or not 0.0 <= a.crowd_prob <= 1.0:
+        p.error("--paste-prob and --crowd-prob must be between 0 and 1")
     if a.saliency_weight < 0:
         p.error("--saliency-weight must be >= 0")
     if not 0.0 <= a.mask_box_expand <= 0.5 or not 0.0 <= a.mask_box_jitter <= 0.5:
@@ -330,7 +358,7 @@ def main(argv=None):
                                       mask_dice_weight=a.mask_dice_weight),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
-                      augment=not a.no_augment, paste_prob=a.paste_prob,
+                      augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob,
                       net=NetConfig(backbone=a.backbone, image_size=a.image_size, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),

@@ -1,0 +1,94 @@
+"""What a user sees of the instances, counted per image: masks on nothing salient, objects split
+into several masks, several objects merged into one mask, and objects found as their own mask.
+Union IoU (J) and AP hide all three faults; these count them.
+
+Per image, with the shown predictions (score at or above the display threshold) and the salient
+ground-truth instances:
+- false instance: a prediction with under FALSE_SHARE of its pixels on any salient ground truth
+  (on an image with one union mask, such as a DAVIS frame, the union is the ground truth);
+- split: a ground-truth instance that two or more predictions each hold at least SPLIT_SHARE of;
+- merge: a prediction that holds at least MERGE_SHARE of each of two or more ground-truth instances;
+- recall: ground-truth instances matched one-to-one (greedily, best IoU first) by a prediction
+  with IoU >= 0.5.
+Splits, merges and recall need real instances: images with only a union mask count false instances
+and predictions only.
+"""
+import numpy as np
+
+FALSE_SHARE, SPLIT_SHARE, MERGE_SHARE, MATCH_IOU = 0.2, 0.2, 0.5, 0.5
+COUNTS = ("images", "predictions", "false", "instances", "splits", "merges", "matched")
+
+
+def _overlaps(pred, gt):
+    """(P, G) intersection pixel counts of two boolean stacks of the same frame."""
+    p = pred.reshape(len(pred), -1).astype(np.float32)
+    g = gt.reshape(len(gt), -1).astype(np.float32)
+    return p @ g.T
+
+
+def image_counts(gt_masks, gt_salient, pred_masks, union_only=False):
+    """Counts of one image. gt_masks (G, H, W) bool with gt_salient (G,) bool; pred_masks (P, H, W)
+    bool, the shown predictions. union_only: the ground truth is one union mask (no instances)."""
+    gt = gt_masks[np.asarray(gt_salient, bool)] if len(gt_masks) else gt_masks
+    n_pred = len(pred_masks)
+    c = dict.fromkeys(COUNTS, 0)
+    c["images"], c["predictions"] = 1, n_pred
+    h, w = (pred_masks.shape[1:] if n_pred else gt_masks.shape[1:] if len(gt_masks) else (1, 1))
+    salient_any = gt.any(0) if len(gt) else np.zeros((h, w), bool)
+    if n_pred:
+        area = pred_masks.reshape(n_pred, -1).sum(1)
+        on_salient = (pred_masks & salient_any[None]).reshape(n_pred, -1).sum(1)
+        c["false"] = int((on_salient < FALSE_SHARE * np.maximum(area, 1)).sum())
+    if union_only or not len(gt):
+        return c
+    c["instances"] = len(gt)
+    if not n_pred:
+        return c
+    inter = _overlaps(pred_masks, gt)
+    gt_area = gt.reshape(len(gt), -1).sum(1).astype(np.float32)
+    held = inter / np.maximum(gt_area[None], 1)                     # share of each GT a prediction holds
+    c["splits"] = int(((held >= SPLIT_SHARE).sum(0) >= 2).sum())
+    c["merges"] = int(((held >= MERGE_SHARE).sum(1) >= 2).sum())
+    pred_area = pred_masks.reshape(n_pred, -1).sum(1).astype(np.float32)
+    iou = inter / np.maximum(pred_area[:, None] + gt_area[None] - inter, 1)
+    used_p, used_g = set(), set()
+    for flat in np.argsort(-iou, axis=None, kind="stable"):
+        i, j = divmod(int(flat), len(gt))
+        if iou[i, j] < MATCH_IOU:
+            break
+        if i in used_p or j in used_g:
+            continue
+        used_p.add(i)
+        used_g.add(j)
+    c["matched"] = len(used_g)
+    return c
+
+
+def summarise(counts):
+    """Rates from summed counts: false instances and predictions per image, splits and recall per
+    ground-truth instance, merges per image, and the raw counts."""
+    t = {k: sum(c[k] for c in counts) for k in COUNTS}
+    n, g = max(t["images"], 1), t["instances"]
+    return {**t,
+            "false_per_image": t["false"] / n,
+            "predictions_per_image": t["predictions"] / n,
+            "merges_per_image": t["merges"] / n,
+            "split_rate": t["splits"] / g if g else None,
+            "recall50": t["matched"] / g if g else None}
+
+
+def touching_pairs(masks, gap=3):
+    """Whether at least two of the masks touch or overlap (within `gap` pixels)."""
+    if len(masks) < 2:
+        return False
+    boxes = []
+    for m in masks:
+        ys, xs = np.nonzero(m)
+        if len(ys):
+            boxes.append((xs.min() - gap, ys.min() - gap, xs.max() + gap, ys.max() + gap))
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            if boxes[a][0] <= boxes[b][2] and boxes[b][0] <= boxes[a][2] and \
+                    boxes[a][1] <= boxes[b][3] and boxes[b][1] <= boxes[a][3]:
+                return True
+    return False

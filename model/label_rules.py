@@ -1,0 +1,32 @@
+"""Which training regions teach the detector a box. A region that may hold several objects must
+not train one box for the group, or the detector learns to draw group boxes (a rider and a horse,
+two people side by side as one): it still trains the masks, and its anchors are ignored.
+
+Roles of a training instance: IGNORED (neither positive nor negative: not salient, or unsure),
+SALIENT (a detector positive and a mask target), MASK_ONLY (a mask target whose box the detector
+ignores).
+"""
+import cv2
+import numpy as np
+
+IGNORED, SALIENT, MASK_ONLY = 0, 1, 2
+MIN_PART = 0.05  # a union's connected part smaller than this share of it is a speck, not an object
+
+
+def union_trains_a_box(mask, min_part=MIN_PART):
+    """Whether a union mask (DAVIS: every salient object of the frame in one mask) is one object as
+    far as its pixels tell: a single connected region once specks are left out. Two or more
+    separate regions are several objects (or one split by an occluder): no group box."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return bool(len(areas)) and int((areas >= min_part * max(areas.sum(), 1)).sum()) == 1
+
+
+def instance_roles(salient, union_image, masks):
+    """Role of each cached instance: salient (N,) bool, union_image (N,) bool (its image has one
+    union mask), masks (N, H, W) bool."""
+    roles = np.where(np.asarray(salient, bool), SALIENT, IGNORED).astype(np.int8)
+    for j in np.flatnonzero(roles == SALIENT):
+        if union_image[j] and not union_trains_a_box(masks[j]):
+            roles[j] = MASK_ONLY
+    return roles

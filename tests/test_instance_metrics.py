@@ -1,0 +1,71 @@
+"""What a user sees of the instances, counted: false instances, splits, merges and one-to-one
+recall, on hand-made scenes where the answer is known."""
+import numpy as np
+import pytest
+
+from model.instance_metrics import image_counts, summarise, touching_pairs
+
+H, W = 40, 60
+
+
+def box(x0, y0, x1, y1):
+    m = np.zeros((H, W), bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def stack(*masks):
+    return np.stack(masks) if masks else np.zeros((0, H, W), bool)
+
+
+LEFT, RIGHT = box(5, 5, 25, 35), box(30, 5, 50, 35)  # two people side by side
+GT = stack(LEFT, RIGHT)
+SALIENT = np.array([True, True])
+
+
+def test_one_mask_per_object_is_all_found_and_nothing_else():
+    c = image_counts(GT, SALIENT, stack(LEFT, RIGHT))
+    assert (c["false"], c["splits"], c["merges"], c["matched"], c["instances"]) == (0, 0, 0, 2, 2)
+
+
+def test_a_mask_on_scenery_is_a_false_instance():
+    c = image_counts(GT, SALIENT, stack(LEFT, RIGHT, box(52, 0, 60, 40)))
+    assert c["false"] == 1 and c["matched"] == 2
+
+
+def test_a_mask_over_two_objects_is_a_merge_and_finds_neither():
+    c = image_counts(GT, SALIENT, stack(box(5, 5, 50, 35)))
+    assert (c["merges"], c["matched"], c["false"]) == (1, 0, 0)
+
+
+def test_an_object_in_two_masks_is_a_split():
+    thirds = box(5, 5, 25, 15), box(5, 15, 25, 25), box(5, 25, 25, 35)  # none is half of it
+    c = image_counts(GT, SALIENT, stack(*thirds, RIGHT))
+    assert (c["splits"], c["matched"], c["merges"]) == (1, 1, 0)
+
+
+def test_matching_is_one_to_one():
+    c = image_counts(GT, SALIENT, stack(LEFT, LEFT, RIGHT))
+    assert c["matched"] == 2 and c["splits"] == 1  # the duplicate finds nothing more
+
+
+def test_objects_that_are_not_salient_do_not_count_but_masks_on_them_are_false():
+    c = image_counts(GT, np.array([True, False]), stack(LEFT, RIGHT))
+    assert (c["instances"], c["matched"], c["false"]) == (1, 1, 1)
+
+
+def test_a_union_mask_counts_only_false_instances():
+    union = stack(LEFT | RIGHT)
+    c = image_counts(union, np.array([True]), stack(LEFT, RIGHT, box(52, 0, 60, 40)), union_only=True)
+    assert (c["false"], c["instances"], c["splits"], c["merges"]) == (1, 0, 0, 0)
+
+
+def test_rates_are_per_image_and_per_instance():
+    r = summarise([image_counts(GT, SALIENT, stack(box(5, 5, 50, 35))), image_counts(GT, SALIENT, stack(LEFT, RIGHT))])
+    assert r["merges_per_image"] == 0.5 and r["recall50"] == pytest.approx(0.5) and r["false_per_image"] == 0
+
+
+def test_touching_means_boxes_meet_within_a_few_pixels():
+    assert touching_pairs(stack(LEFT, box(27, 5, 40, 35)))
+    assert not touching_pairs(stack(box(0, 0, 10, 10), box(30, 30, 40, 40)))
+    assert not touching_pairs(stack(LEFT))
