@@ -96,9 +96,15 @@ def parse_effect(parser, words):
     return Effect(name)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A usage error is one line on stderr, `error: ...` with a pointer to --help, and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="s4net", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="s4net", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     io = p.add_argument_group("what to process (default: the live window on camera 0)")
     io.add_argument("--video", help="input video file to render")
     io.add_argument("--out", help="output video (with --video) or image/folder (with --image)")
@@ -147,6 +153,8 @@ def _terminate(signum, frame):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors: one line, exit 2
+    if args.video and args.image:
+        parser.error("--video and --image: give one of them")
     args.effect = parse_effect(parser, args.effect)
     from .video_cli import UserError
     signal.signal(signal.SIGTERM, _terminate)

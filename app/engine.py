@@ -148,8 +148,11 @@ class Engine:
         """Frame (H,W,3) uint8 BGR -> Result in frame coordinates, timed as 'preprocess' and 'inference'.
         threshold: the graph's score cut for this frame (default: score_threshold, the shown one; the
         tracker asks for a lower one, to continue its tracks with weaker detections)."""
-        if frame_bgr is None or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
-            raise EngineError("a frame must be an HxWx3 uint8 BGR image")
+        if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 \
+                or frame_bgr.dtype != np.uint8 or 0 in frame_bgr.shape:
+            got = f"a {frame_bgr.dtype} array of shape {frame_bgr.shape}" if isinstance(frame_bgr, np.ndarray) \
+                else f"a {type(frame_bgr).__name__}"
+            raise EngineError(f"a frame must be an HxWx3 uint8 BGR image (a numpy array), not {got}")
         t0 = time.perf_counter()
         h, w = frame_bgr.shape[:2]
         s = self.input_size

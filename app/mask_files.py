@@ -7,7 +7,7 @@ import os
 import cv2
 
 from .results import Result
-from .video_io import disk_error
+from .video_io import disk_error, partial_path
 
 IMAGE_WRITE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -17,7 +17,7 @@ class OutputError(Exception):
 
 
 def _replace_atomic(path, write):
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.partial")
+    tmp = partial_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)

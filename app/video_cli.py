@@ -2,6 +2,7 @@
 Both run the one frame loop; every failure a user can cause is a UserError (one line, exit 2)."""
 import os
 import statistics
+import sys
 import time
 
 import av
@@ -23,6 +24,10 @@ STAGES = ("decode", "inference", "postprocess", "draw", "encode")
 
 class UserError(Exception):
     """Printed as one line, exit status 2."""
+
+
+def warn(message):
+    print(message, file=sys.stderr)
 
 
 def make_engine(args):
@@ -75,12 +80,14 @@ def run_video(args):
     except VideoError as e:
         raise UserError(str(e)) from None
     times = {k: [] for k in STAGES}
+    seen_ids = set()
     interrupted = False
     bar = tqdm(total=reader.expected_frames, unit="frame", desc="video", dynamic_ncols=True)
     t_start = time.perf_counter()
     try:
         for r in results(prefetch(reader), pipe):
             writer.write(r, r.time)
+            seen_ids.update(r.track_ids().tolist())
             if masks:
                 masks.add(r)
             times["inference"].append(r.timings["preprocess"] + r.timings["inference"])
@@ -114,7 +121,11 @@ def run_video(args):
     if interrupted:
         print(f"interrupted: {out} holds the {n} frames done so far" if out else "interrupted before any frame")
     elif reader.error:
-        print(f"warning: input stopped at frame {n}: {reader.error}")
+        warn(f"warning: input stopped at frame {n}: {reader.error}")
+    never = sorted(set(args.keep_ids or ()) - seen_ids)
+    if never and not interrupted:
+        warn(f"warning: --keep-ids {', '.join(map(str, never))} never appeared (ids are in --save-masks' "
+             f"masks.json or drawn with --boxes)")
     if out is None:
         raise UserError(f"no frame could be decoded from {args.video}")
     print(summary(n, out, elapsed, engine.provider, times))
@@ -150,9 +161,12 @@ def run_images(args):
         raise UserError("--keep-ids follows tracks across video frames; for images use --keep-largest")
     files = list_images(args.image)
     many = os.path.isdir(args.image)
-    out = args.out or ("annotated" if many else os.path.splitext(args.image)[0] + "_s4net.png")
+    # by default beside the input: photo.jpg -> photo_s4net.png, folder/ -> folder_s4net/
+    out = args.out or (os.path.normpath(args.image) + "_s4net" if many else os.path.splitext(args.image)[0] + "_s4net.png")
     try:
         if many:
+            if os.path.splitext(out)[1].lower() in IMAGE_WRITE_EXTS and not os.path.isdir(out):
+                raise UserError(f"--image is a folder, so --out must be a folder, not the image name {out}")
             make_folder(out, "output folder")
         else:
             if args.effect.name == "cutout" and os.path.splitext(out)[1].lower() not in ALPHA_IMAGE_EXTS:

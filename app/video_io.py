@@ -12,6 +12,7 @@ the cut-out effect): .webm: VP9 yuva420p; .mov: ProRes 4444 (yuva444p10le).
 import errno
 import os
 import queue
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -136,15 +137,30 @@ class VideoReader:
         self.container.close()
 
 
+NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, APFS)
+PATH_MAX = 4096  # bytes in a whole path, its end included (Linux)
+
+
 def partial_path(out_path):
+    """The temporary name a writer uses beside out_path until it renames the finished file into
+    place: hidden, unique to this writer (two runs writing the same file never share one, so the
+    file is always one run's whole output), and no longer than a file name may be."""
     d, name = os.path.split(os.path.abspath(out_path))
     stem, ext = os.path.splitext(name)
-    return os.path.join(d, f".{stem}.partial{ext}")
+    tail = f".{os.getpid()}-{secrets.token_hex(4)}.partial{ext}"
+    room = NAME_MAX - 1 - len(os.fsencode(tail))
+    stem = os.fsdecode(os.fsencode(stem)[:max(room, 0)])
+    return os.path.join(d, f".{stem}{tail}")
 
 
 def check_output(out_path, input_path=None, formats=VIDEO_FORMATS):
     """Fail before any work when the output cannot be written (folder, extension, same as input)."""
     ext = os.path.splitext(out_path)[1].lower()
+    path_bytes, name_bytes = len(os.fsencode(os.path.abspath(out_path))), len(os.fsencode(os.path.basename(out_path)))
+    if path_bytes >= PATH_MAX:
+        raise VideoError(f"the output path is {path_bytes} bytes long: the system allows {PATH_MAX - 1}")
+    if name_bytes > NAME_MAX:
+        raise VideoError(f"the output file name is {name_bytes} bytes long: the system allows {NAME_MAX}")
     if ext not in formats:
         raise VideoError(f"cannot write {ext or 'a file without extension'} video: "
                          f"use {', '.join(sorted(formats))}")

@@ -29,6 +29,8 @@ def main(argv=None):
     p.add_argument("--size", default="640x480")
     p.add_argument("--device", default="cpu")
     p.add_argument("--screenshot", help="save a picture of the window at the end")
+    p.add_argument("--tracker", choices=["default", "plain"], default="default",
+                   help="plain: one threshold, every detection shown at once (the tracker before steady instances)")
     a = p.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb" if os.environ.get("DISPLAY") else "offscreen")
     from PyQt5.QtWidgets import QApplication
@@ -38,9 +40,12 @@ def main(argv=None):
     clip = scaled_sample(os.path.join(tempfile.mkdtemp(), f"sample_{w}x{h}.mp4"), w, h)
     app = QApplication([])
     engine = Engine(device=a.device)
-    win = MainWindow(engine, clip, loop=True, shots=tempfile.mkdtemp(), scan_cameras=False)
+    from app.tracking import PLAIN, TrackerSettings
+    win = MainWindow(engine, clip, loop=True, shots=tempfile.mkdtemp(), scan_cameras=False,
+                     tracking=PLAIN if a.tracker == "plain" else TrackerSettings())
     win.show()
-    print(f"platform {app.platformName()}, source {w}x{h} looping at its 25 fps, {engine.describe()}")
+    print(f"platform {app.platformName()}, source {w}x{h} looping at its 25 fps, {engine.describe()}, "
+          f"{a.tracker} tracker")
     start = time.monotonic()
     next_report, shown_at = start + a.interval, 0
     rows = []

@@ -74,6 +74,11 @@ def pasted_mask(mask_map, box, size):
     return out
 
 
+def partial_files(folder):
+    """The writers' temporary files in a folder (hidden, `.NAME.PID-TOKEN.partial.EXT`)."""
+    return [os.path.join(folder, f) for f in os.listdir(folder) if ".partial" in f]
+
+
 def run_main(*args, timeout=300):
     return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT)

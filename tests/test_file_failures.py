@@ -13,9 +13,10 @@ import time
 
 import cv2
 import imageio_ffmpeg
+import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLE, davis_frames_dir, frame_times, make_clip, probe, run_main
+from conftest import ROOT, SAMPLE, davis_frames_dir, frame_times, make_clip, partial_files, probe, run_main
 
 
 def one_line_error(r, expect):
@@ -113,16 +114,15 @@ def test_sigterm_finalises_like_ctrl_c(tmp_path):
     out = str(tmp_path / "long.mp4")
     p = subprocess.Popen([sys.executable, "main.py", "--video", SAMPLE, "--out", out], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    partial = os.path.join(tmp_path, ".long.partial.mp4")
     deadline = time.time() + 120
-    while time.time() < deadline and not (os.path.exists(partial) and os.path.getsize(partial) > 20000):
+    while time.time() < deadline and not any(os.path.getsize(p) > 20000 for p in partial_files(tmp_path)):
         time.sleep(0.2)
     p.send_signal(signal.SIGTERM)
     stdout, stderr = p.communicate(timeout=120)
     assert p.returncode == 130, stderr
     assert "interrupted:" in stdout
     times, audio = frame_times(out)
-    assert 0 < len(times) < 132 and not os.path.exists(partial)
+    assert 0 < len(times) < 132 and not partial_files(tmp_path)
     # the audio is cut where the video stops
     assert audio is not None and abs(audio - (times[-1] + 1 / 25)) < 0.1
 
@@ -194,3 +194,65 @@ def test_save_masks_under_a_file(tmp_path, data_root, clip_with_audio):
     one_line_error(run_main("--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"), "--save-masks",
                             str(blocker)), "is a file, not a folder")
     assert sorted(os.listdir(tmp_path)) == ["file.txt"]
+
+
+def test_two_writers_of_one_file_never_share_a_temporary_name(tmp_path):
+    from app.video_io import partial_path
+    out = str(tmp_path / "same.mp4")
+    first, second = partial_path(out), partial_path(out)
+    assert first != second and os.path.dirname(first) == str(tmp_path)
+    assert os.path.basename(first).startswith(".same.") and first.endswith(".partial.mp4")
+
+
+def test_two_runs_writing_the_same_out_leave_one_runs_whole_file(tmp_path, data_root):
+    val = os.path.join(data_root, "balloon", "val")
+    img = os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[0])
+    out = str(tmp_path / "o.png")
+    runs = [subprocess.Popen([sys.executable, "main.py", "--image", img, "--out", out], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)]
+    assert [p.wait(timeout=300) for p in runs] == [0, 0, 0]
+    assert cv2.imread(out) is not None and os.listdir(tmp_path) == ["o.png"]
+
+
+def test_a_longest_allowed_output_name_works_and_a_longer_one_is_one_line(tmp_path, data_root):
+    val = os.path.join(data_root, "balloon", "val")
+    img = os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[0])
+    name = "n" * 251 + ".png"  # 255 bytes: the most a file name may have
+    r = run_main("--image", img, "--out", str(tmp_path / name))
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(tmp_path) == [name]
+    one_line_error(run_main("--image", img, "--out", str(tmp_path / ("n" * 252 + ".png"))), "file name is 256 bytes")
+    one_line_error(run_main("--image", img, "--out", "/tmp/" + "d/" * 2100 + "o.png"), "the system allows 4095")
+
+
+def test_usage_errors_are_one_line_with_a_pointer_to_help(tmp_path, clip_with_audio):
+    r = run_main("--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"), "--frobnicate")
+    one_line_error(r, "unrecognized arguments: --frobnicate")
+    assert "--help" in r.stderr and r.stdout == ""
+    one_line_error(run_main("--video", clip_with_audio, "--image", clip_with_audio, "--out", str(tmp_path / "o.mp4")),
+                   "give one of them")
+
+
+def test_a_folder_of_images_needs_a_folder_to_write_to(tmp_path, data_root):
+    src = tmp_path / "in"
+    src.mkdir()
+    val = os.path.join(data_root, "balloon", "val")
+    shutil.copy(os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[0]), src / "a.jpg")
+    one_line_error(run_main("--image", str(src), "--out", str(tmp_path / "single.png")), "must be a folder")
+    assert not os.path.exists(tmp_path / "single.png")
+    r = run_main("--image", str(src))  # by default beside it, never in the current folder
+    assert r.returncode == 0, r.stderr
+    assert os.listdir(tmp_path / "in_s4net") == ["a.png"] and not os.path.exists(os.path.join(ROOT, "annotated"))
+
+
+def test_keep_ids_that_never_appear_are_named_at_the_end(tmp_path, clip_with_audio):
+    r = run_main("--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"), "--keep-ids", "1,999")
+    assert r.returncode == 0, r.stderr
+    assert "--keep-ids 999 never appeared" in r.stderr and "never appeared" not in r.stdout
+
+
+def test_the_api_names_what_is_not_a_frame(engine_cpu):
+    from app.engine import EngineError
+    for bad in ([[1, 2, 3]], "frame.png", np.zeros((0, 0, 3), np.uint8), np.zeros((4, 4), np.uint8)):
+        with pytest.raises(EngineError, match="HxWx3 uint8"):
+            engine_cpu.run(bad)

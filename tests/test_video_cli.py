@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from conftest import ROOT, SAMPLE, probe, read_all_frames, run_main
+from conftest import ROOT, SAMPLE, partial_files, probe, read_all_frames, run_main
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_truncated_video_keeps_what_decodes(tmp_path, clip_with_audio):
     out = str(tmp_path / "cut_out.mp4")
     r = run_main("--video", str(cut), "--out", out)
     assert r.returncode == 0, r.stderr
-    assert "warning: input stopped at frame" in r.stdout
+    assert "warning: input stopped at frame" in r.stderr  # warnings go to stderr
     n = probe(out)[0]
     assert 0 < n < 20
 
@@ -131,8 +131,7 @@ def test_ctrl_c_finalises_what_was_done(tmp_path):
     p = subprocess.Popen([sys.executable, "main.py", "--video", SAMPLE, "--out", out], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
-    partial = os.path.join(tmp_path, ".long.partial.mp4")
-    while time.time() < deadline and not (os.path.exists(partial) and os.path.getsize(partial) > 20000):
+    while time.time() < deadline and not any(os.path.getsize(p) > 20000 for p in partial_files(tmp_path)):
         time.sleep(0.2)
     os.killpg(p.pid, signal.SIGINT)
     stdout, stderr = p.communicate(timeout=120)
@@ -140,7 +139,7 @@ def test_ctrl_c_finalises_what_was_done(tmp_path):
     assert "interrupted:" in stdout and out in stdout
     n = probe(out)[0]
     assert 0 < n < 132
-    assert not os.path.exists(partial)
+    assert not partial_files(tmp_path)
 
 
 def test_still_images_with_masks(tmp_path, data_root):
