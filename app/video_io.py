@@ -10,9 +10,11 @@ Output by extension: .mp4 .m4v .mov .mkv: H.264 yuv420p; .webm: VP9. With alpha 
 the cut-out effect): .webm: VP9 yuva420p; .mov: ProRes 4444 (yuva444p10le).
 """
 import errno
+import math
 import os
 import queue
 import secrets
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -76,8 +78,55 @@ def disk_error(e):
     return first_line(e)
 
 
+def display_transform(matrix):
+    """What turns a decoded picture upright, as players show it, from the stream's display matrix
+    (nine 16.16 fixed-point numbers; None: none): a function of an (H, W, ...) array, and whether
+    it swaps width and height. The same decisions as ffmpeg's autorotate (fftools), so the frames
+    are what ffmpeg and players show."""
+    if matrix is None:
+        return None, False
+    m = [v / 65536 for v in matrix[:6]]
+    s0, s1 = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if not s0 or not s1:
+        return None, False
+    theta = round(math.degrees(math.atan2(m[1] / s1, m[0] / s0)))
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:
+        if m[3] > 0:
+            return (lambda a: np.ascontiguousarray(np.rot90(a, 1)[::-1])), True   # counter-clockwise, flipped
+        return (lambda a: np.ascontiguousarray(np.rot90(a, -1))), True            # clockwise
+    if abs(theta - 270) < 1:
+        if m[3] < 0:
+            return (lambda a: np.ascontiguousarray(np.rot90(a, -1)[::-1])), True  # clockwise, flipped
+        return (lambda a: np.ascontiguousarray(np.rot90(a, 1))), True             # counter-clockwise
+    if abs(theta - 180) < 1:
+        h, v = m[0] < 0, m[4] < 0
+    elif abs(theta) < 1:
+        h, v = False, m[4] < 0
+    else:
+        return None, False  # an odd angle: left as decoded
+    if not h and not v:
+        return None, False
+    return (lambda a: np.ascontiguousarray(a[::-1 if v else 1, ::-1 if h else 1])), False
+
+
+def display_matrix(path):
+    """The first video frame's display matrix (9 int32), or None."""
+    try:
+        with av.open(path) as c:
+            for frame in c.decode(c.streams.video[0]):
+                for sd in frame.side_data:
+                    if getattr(sd.type, "name", "") == "DISPLAYMATRIX":
+                        return struct.unpack("<9i", bytes(sd)[:36])
+                return None
+    except (av.FFmpegError, OSError, ValueError, StopIteration):
+        return None
+    return None
+
+
 class VideoReader:
-    """Iterates Frames. After iteration, `error` says why it stopped early, if it did."""
+    """Iterates Frames, upright as players show them (a phone's rotation and flips applied).
+    After iteration, `error` says why it stopped early, if it did."""
 
     def __init__(self, path):
         if not os.path.exists(path):
@@ -98,6 +147,9 @@ class VideoReader:
         self.width, self.height = v.codec_context.width, v.codec_context.height
         if not self.width or not self.height:
             raise VideoError(f"{path} has a video stream without a picture size")
+        self.upright, swap = display_transform(display_matrix(path))
+        if swap:
+            self.width, self.height = self.height, self.width
         self.rate = v.average_rate or v.guessed_rate or Fraction(30)
         self.time_base = v.time_base or Fraction(1, 90000)
         self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
@@ -125,6 +177,8 @@ class VideoReader:
                     t = last + step / 4
                 last = t
                 image = frame.to_ndarray(format="bgr24")
+                if self.upright is not None:
+                    image = self.upright(image)
                 self.end_time = t + step
                 yield Frame(image, self.frames_read, t)
                 self.frames_read += 1

@@ -1,0 +1,71 @@
+"""Phone videos: a clip stored sideways with a display rotation (and flips) is read upright, as
+players show it, so the network, the masks and the output see the upright picture. ffmpeg's own
+autorotation (what players do) is the reference."""
+import json
+import os
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from app.video_io import VideoReader
+from conftest import probe, run_main
+
+FF = imageio_ffmpeg.get_ffmpeg_exe()
+DISPLAY = {"none": [], "rot90": ["-display_rotation", "90"], "rot180": ["-display_rotation", "180"],
+           "rot270": ["-display_rotation", "270"], "hflip": ["-display_rotation", "0", "-display_hflip"],
+           "vflip": ["-display_rotation", "0", "-display_vflip"],
+           "rot90_hflip": ["-display_rotation", "90", "-display_hflip"]}
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A 320x180 test pattern clip, as stored (no display matrix)."""
+    d = tmp_path_factory.mktemp("rot")
+    path = str(d / "stored.mp4")
+    subprocess.run([FF, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x180:rate=10", "-t", "1",
+                    "-pix_fmt", "yuv420p", "-c:v", "libx264", path], check=True)
+    return path
+
+
+def with_display(stored, name):
+    out = os.path.join(os.path.dirname(stored), f"{name}.mp4")
+    if not os.path.exists(out):
+        subprocess.run([FF, "-y", "-loglevel", "error", *DISPLAY[name], "-i", stored, "-c", "copy", out], check=True)
+    return out
+
+
+def as_players_show_it(path):
+    raw = subprocess.run([FF, "-loglevel", "error", "-i", path, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                          "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8)
+
+
+@pytest.mark.parametrize("name", list(DISPLAY))
+def test_frames_are_upright_as_players_show_them(stored, name):
+    clip = with_display(stored, name)
+    reader = VideoReader(clip)
+    image = next(iter(reader)).image
+    reader.close()
+    assert (reader.width, reader.height) == (image.shape[1], image.shape[0])
+    assert image.shape[:2] == ((320, 180) if "90" in name or "270" in name else (180, 320))
+    reference = as_players_show_it(clip)
+    assert reference.size == image.size
+    assert np.abs(reference.reshape(image.shape).astype(int) - image).mean() < 3
+
+
+def test_the_video_command_writes_a_phone_clip_upright_with_masks_in_its_coordinates(tmp_path, clip_with_audio):
+    phone = str(tmp_path / "phone.mp4")  # the real test clip stored sideways with rotation 90
+    subprocess.run([FF, "-y", "-loglevel", "error", "-display_rotation", "90", "-i", clip_with_audio, "-c", "copy",
+                    phone], check=True)
+    w, h = VideoReader(clip_with_audio).width, VideoReader(clip_with_audio).height
+    out, masks = str(tmp_path / "out.mp4"), str(tmp_path / "m")
+    r = run_main("--video", phone, "--out", out, "--save-masks", masks)
+    assert r.returncode == 0, r.stderr
+    reader = VideoReader(out)
+    assert (reader.width, reader.height) == (h, w)  # upright: the stored width is now the height
+    frames = json.load(open(os.path.join(masks, "masks.json")))["frames"]
+    sizes = {tuple(i["rle"]["size"]) for f in frames for i in f["instances"]}
+    assert sizes == {(w, h)}  # RLE size is [height, width] of the upright frame
+    assert probe(out)[0] == probe(clip_with_audio)[0]
