@@ -5,14 +5,17 @@ A camera or stream that fails is reported and reopened (they come back). A file 
 frame rate, looping or stopping at the end; a file that is missing or breaks is reported once and
 the thread ends (retrying cannot mend it). Paused, a file stops advancing and a camera's frames
 are read but not published."""
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
 import cv2
 
-from .video_io import Frame
+from .video_io import Frame, shown_name
 
 
 def parse_source(source):
@@ -21,8 +24,22 @@ def parse_source(source):
     return int(s) if s.isdigit() else s
 
 
+def opencv_path(path):
+    """A name OpenCV can open for the file: OpenCV crashes on names that are not UTF-8, so such a
+    file is opened through a link with a plain name (in a private temporary folder, removed at exit)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        folder = tempfile.mkdtemp(prefix="s4net-source-")
+        atexit.register(shutil.rmtree, folder, True)
+        link = os.path.join(folder, "source" + os.path.splitext(path)[1].encode("ascii", "ignore").decode())
+        os.symlink(os.path.abspath(path), link)
+        return link
+
+
 def describe_source(source):
-    return f"camera {source}" if isinstance(source, int) else os.path.basename(str(source)) or str(source)
+    return f"camera {source}" if isinstance(source, int) else shown_name(os.path.basename(str(source)) or str(source))
 
 
 def is_stream(source):
@@ -111,7 +128,7 @@ class CaptureThread(threading.Thread):
         self.on_status(msg)
 
     def _open(self):
-        cap = cv2.VideoCapture(self.source)
+        cap = cv2.VideoCapture(opencv_path(self.source) if self.is_file else self.source)
         if cap.isOpened():
             cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame wins, where the backend allows
             return cap

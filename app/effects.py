@@ -19,6 +19,7 @@ import numpy as np
 
 from .drawing import DrawStyle, draw
 from .results import Result
+from .video_io import read_image_file, shown_name
 
 EFFECTS = ("overlay", "blur", "remove", "replace", "cutout")
 
@@ -52,9 +53,9 @@ class Effect:
 
 
 def load_background(path):
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    image = read_image_file(path)
     if image is None:
-        raise ValueError(f"not a readable picture: {path}")
+        raise ValueError(f"not a readable picture: {shown_name(path)}")
     return image
 
 

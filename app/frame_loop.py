@@ -7,10 +7,8 @@ import sys
 import threading
 import time
 
-import cv2
-
 from .pipeline import Pipeline
-from .video_io import Frame
+from .video_io import Frame, read_image_file, shown_name
 
 
 def results(frames, pipeline: Pipeline):
@@ -72,8 +70,8 @@ def prefetch(frames, depth=4):
 def image_frames(paths, warn=lambda msg: print(msg, file=sys.stderr)):
     """Frames from still image files; unreadable ones are reported and skipped."""
     for i, path in enumerate(paths):
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        image = read_image_file(path)
         if image is None:
-            warn(f"skipped {path}: not a readable image")
+            warn(f"skipped {shown_name(path)}: not a readable image")
             continue
         yield Frame(image, i, name=path)

@@ -16,7 +16,7 @@ from .mask_files import IMAGE_WRITE_EXTS, MaskWriter, OutputError, make_folder, 
 from .pipeline import Pipeline
 from .selection import Selection
 from .video_io import ALPHA_FORMATS, VIDEO_FORMATS, BackgroundWriter, VideoError, VideoReader, VideoWriter, \
-    check_output, disk_error
+    check_output, disk_error, shown_name
 
 IMAGE_READ_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 STAGES = ("decode", "inference", "postprocess", "draw", "encode")
@@ -136,10 +136,10 @@ def list_images(path):
     if os.path.isdir(path):
         files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_READ_EXTS))
         if not files:
-            raise UserError(f"no images in {path}")
+            raise UserError(f"no images in {shown_name(path)}")
         return files
     if not os.path.isfile(path):
-        raise UserError(f"input not found: {path}")
+        raise UserError(f"input not found: {shown_name(path)}")
     return [path]
 
 

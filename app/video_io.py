@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Optional
 
 import av
+import cv2
 import numpy as np
 
 
@@ -76,6 +77,21 @@ def disk_error(e):
     if code == errno.EFBIG:
         return "file too large for this disk (or over the size limit)"
     return first_line(e)
+
+
+def read_image_file(path):
+    """A picture file as BGR (H, W, 3) uint8, or None when it is not one. The bytes are read by
+    Python and decoded in memory: OpenCV's own file functions crash on names that are not UTF-8."""
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
+def shown_name(path):
+    """A path as it can be printed: bytes that are not UTF-8 shown as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def display_transform(matrix):

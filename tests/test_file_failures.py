@@ -256,3 +256,40 @@ def test_the_api_names_what_is_not_a_frame(engine_cpu):
     for bad in ([[1, 2, 3]], "frame.png", np.zeros((0, 0, 3), np.uint8), np.zeros((4, 4), np.uint8)):
         with pytest.raises(EngineError, match="HxWx3 uint8"):
             engine_cpu.run(bad)
+
+
+def non_utf8_name(folder, stem, ext):
+    """A file name with bytes that are not UTF-8 (as some cameras and old archives write them)."""
+    return os.path.join(os.fsdecode(os.fsencode(str(folder))), os.fsdecode(stem.encode() + b"\xff\xfe" + ext.encode()))
+
+
+def test_file_names_that_are_not_utf8_are_read(tmp_path, data_root, clip_with_audio):
+    val = os.path.join(data_root, "balloon", "val")
+    src = tmp_path / "in"
+    src.mkdir()
+    odd = non_utf8_name(src, "photo", ".jpg")
+    shutil.copy(os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[0]), odd)
+    shutil.copy(os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[1]), src / "plain.jpg")
+    r = run_main("--image", odd, "--out", str(tmp_path / "one.png"))
+    assert r.returncode == 0, r.stderr
+    r = run_main("--image", str(src), "--out", str(tmp_path / "all"))
+    assert r.returncode == 0 and len(os.listdir(tmp_path / "all")) == 2, r.stderr  # the folder run goes on
+    r = run_main("--video", clip_with_audio, "--out", str(tmp_path / "o.mp4"), "--effect", "replace", odd)
+    assert r.returncode == 0, r.stderr
+
+
+def test_the_live_session_plays_a_file_whose_name_is_not_utf8(engine_cpu, tmp_path, clip_with_audio):
+    from app.live_session import LiveSession
+    odd = non_utf8_name(tmp_path, "clip", ".mp4")
+    shutil.copy(clip_with_audio, odd)
+    shown = []
+    s = LiveSession(engine_cpu, shots_folder=str(tmp_path), on_result=shown.append)
+    s.start(odd)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(shown) < 3:
+            time.sleep(0.1)
+        assert len(shown) >= 3 and shown[0].instances()
+        s.status().text().encode("utf-8")  # the status bar can show the name
+    finally:
+        s.close()
