@@ -30,6 +30,11 @@ class EngineError(Exception):
     """A one-line, user-facing reason why the engine cannot run."""
 
 
+def first_line(e):
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
 def has_nvidia_gpu():
     """An NVIDIA driver is installed and sees a GPU (device node or nvidia-smi present)."""
     return bool(glob.glob("/dev/nvidia[0-9]*")) or shutil.which("nvidia-smi") is not None
@@ -111,13 +116,12 @@ class Engine:
         try:
             return ort.InferenceSession(path, opts, providers=providers)
         except Exception as e:
-            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            raise EngineError(f"{path} is not a loadable ONNX model ({msg})") from None
+            raise EngineError(f"{path} is not a loadable ONNX model ({first_line(e)})") from None
 
     def _check_graph(self):
         meta = self.session.get_modelmeta().custom_metadata_map
         problem = G.contract_problem([i.name for i in self.session.get_inputs()],
-                                     [o.name for o in self.session.get_outputs()], meta)
+                                     [o.name for o in self.session.get_outputs()], meta) or G.metadata_problem(meta)
         if problem:
             raise EngineError(f"{self.model_path} is not an S4Net graph of this app ({problem})")
         return meta
@@ -128,8 +132,16 @@ class Engine:
                 + ("refined along the frame's edges" if self.refine_masks else "as the graph gives them"))
 
     def warm_up(self, runs=2):
+        """A few runs on a blank picture (the first runs are slow), the first one checked."""
         blank = np.zeros((self.input_size, self.input_size, 3), np.uint8)
-        for _ in range(runs):
+        try:
+            outputs = self._run_graph(blank[None], 0.0)
+        except Exception as e:  # onnxruntime's errors have no common base class
+            raise EngineError(f"{self.model_path} does not run ({first_line(e)})") from None
+        problem = G.outputs_problem(*(np.asarray(o) for o in outputs), self.input_size)
+        if problem:
+            raise EngineError(f"{self.model_path} is not an S4Net graph of this app ({problem})")
+        for _ in range(runs - 1):
             self.run(blank)
 
     def _run_graph(self, image, threshold):
@@ -160,6 +172,9 @@ class Engine:
         t1 = time.perf_counter()
         boxes, scores, maps = self._run_graph(image, self.score_threshold if threshold is None else threshold)
         t2 = time.perf_counter()
+        finite = np.isfinite(boxes).all(1) & np.isfinite(scores)
+        if not finite.all():  # a broken graph's NaN rows are no instances
+            boxes, scores, maps = boxes[finite], scores[finite], np.nan_to_num(maps[finite])
         n = min(len(scores), self.max_instances)
         boxes = boxes[:n] * np.array([w / s, h / s, w / s, h / s], np.float32)
         # the graph's boxes are mask windows (grown by the model's mask_box_expand): shrink each to

@@ -30,6 +30,34 @@ META_PRECISION = "precision"
 META_MASK_STRIDE = "mask_stride"
 
 
+def metadata_problem(meta):
+    """None when the metadata the app reads has usable types and ranges, else what is wrong."""
+    checks = ((META_INPUT_SIZE, int, lambda v: 32 <= v <= 4096 and v % 32 == 0, "a multiple of 32 in 32..4096"),
+              (META_THRESHOLD, float, lambda v: 0 <= v < 1, "in [0, 1)"),
+              (META_MAX_DETECTIONS, int, lambda v: 1 <= v <= 1000, "in 1..1000"),
+              (META_MASK_STRIDE, int, lambda v: v in (2, 4, 8, 16), "2, 4, 8 or 16"))
+    for key, kind, ok, wanted in checks:
+        if key not in meta:
+            continue
+        try:
+            value = kind(meta[key])
+        except (TypeError, ValueError):
+            return f"metadata {key} is {meta[key]!r}, not a number"
+        if not ok(value):
+            return f"metadata {key} is {meta[key]!r}, not {wanted}"
+    return None
+
+
+def outputs_problem(boxes, scores, masks, input_size):
+    """None when one run's outputs have the contract's shapes, else what is wrong."""
+    n = len(scores)
+    if scores.ndim != 1 or boxes.shape != (n, 4) or masks.ndim != 3 or len(masks) != n:
+        return f"outputs of shapes {list(boxes.shape)}, {list(scores.shape)}, {list(masks.shape)}, not (N,4), (N,), (N,h,w)"
+    if masks.shape[1] * 2 > input_size or masks.shape[1] < 1 or masks.shape[1] != masks.shape[2]:
+        return f"mask maps of {masks.shape[2]}x{masks.shape[1]} for a {input_size}px input"
+    return None
+
+
 def contract_problem(input_names, output_names, meta):
     """None when a graph keeps the contract, else a short description of what differs."""
     if meta.get(META_MODEL_NAME) != MODEL_NAME or list(input_names) != INPUTS or list(output_names) != OUTPUTS \

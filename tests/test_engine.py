@@ -137,3 +137,51 @@ def test_tracker_keeps_ids_across_real_frames(engine, data_root):
         det = tracker.update(engine.run(cv2.imread(os.path.join(d, name))))
         ids.append(int(det.ids[0]) if len(det) else None)
     assert ids[0] is not None and ids.count(ids[0]) >= 5
+
+
+def graph_with(tmp_path, name, meta=None, boxes=None, scores=None, masks=None, base=None):
+    """The shipped graph with other metadata, or a stand-in graph giving fixed outputs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from conftest import MODEL
+    if boxes is None:
+        model = onnx.load(MODEL)
+        props = {p.key: p.value for p in model.metadata_props}
+        props.update(meta or {})
+        del model.metadata_props[:]
+        for k, v in props.items():
+            model.metadata_props.add(key=k, value=v)
+    else:
+        outs = {"boxes": boxes, "scores": scores, "masks": masks}
+        nodes = [helper.make_node("Constant", [], [k], value=numpy_helper.from_array(np.asarray(v, np.float32), k))
+                 for k, v in outs.items()]
+        g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("image", TensorProto.UINT8, [1, 320, 320, 3]),
+                                           helper.make_tensor_value_info("score_threshold", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in outs])
+        model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+        for k, v in {"model_name": "S4Net", "input_size": "320", **(meta or {})}.items():
+            model.metadata_props.add(key=k, value=v)
+    path = str(tmp_path / name)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("meta, problem", [({"input_size": "abc"}, "input_size is 'abc', not a number"),
+                                           ({"input_size": "0"}, "input_size is '0', not a multiple of 32"),
+                                           ({"score_threshold_default": "7"}, "score_threshold_default is '7'")])
+def test_a_graph_with_bad_metadata_is_one_line(tmp_path, meta, problem):
+    with pytest.raises(EngineError, match=problem):
+        Engine(graph_with(tmp_path, "bad.onnx", meta), "cpu")
+
+
+def test_a_graph_with_wrong_output_shapes_is_one_line(tmp_path):
+    path = graph_with(tmp_path, "shapes.onnx", boxes=np.zeros((2, 3)), scores=np.zeros(2), masks=np.zeros((2, 80, 80)))
+    with pytest.raises(EngineError, match=r"outputs of shapes \[2, 3\]"):
+        Engine(path, "cpu")
+
+
+def test_nan_boxes_are_no_instances(tmp_path, davis_frame):
+    boxes = np.array([[10, 10, 100, 100], [np.nan, 0, 5, 5]], np.float32)
+    path = graph_with(tmp_path, "nan.onnx", boxes=boxes, scores=np.array([0.9, 0.8]), masks=np.ones((2, 80, 80)))
+    r = Engine(path, "cpu").run(davis_frame[0])
+    assert len(r) == 1 and np.isfinite(r.boxes).all() and r.instances()
