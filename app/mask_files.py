@@ -68,9 +68,12 @@ class MaskWriter:
         self.folder = folder
         self.data = {"source": source, "mask_png": "uint16, pixel = instance id, 0 = background",
                      "rle": "COCO RLE (pycocotools), full frame", "frames": []}
+        self.written = []  # this run's files, removed if the run fails (discard)
 
     def add(self, result: Result, name=None):
-        write_image_atomic(os.path.join(self.folder, name or f"frame_{result.index:06d}.png"), result.id_mask())
+        path = os.path.join(self.folder, name or f"frame_{result.index:06d}.png")
+        write_image_atomic(path, result.id_mask())
+        self.written.append(path)
         rec = {"frame": result.index, "instances": result.records()}
         if result.time is not None:
             rec["time"] = round(result.time, 6)
@@ -82,3 +85,12 @@ class MaskWriter:
         path = os.path.join(self.folder, "masks.json")
         write_json_atomic(path, self.data)
         return path
+
+    def discard(self):
+        """Remove what this run wrote (a failed run leaves no masks without their masks.json)."""
+        for path in self.written:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+        self.written = []

@@ -99,21 +99,27 @@ def run_video(args):
     except (OSError, av.FFmpegError, OutputError) as e:
         bar.close()
         writer.discard()
+        if masks:
+            masks.discard()
         msg = str(e) if isinstance(e, OutputError) else f"cannot write {args.out}: {disk_error(e)}"
         raise UserError(msg) from None
     except BaseException:
         bar.close()
         writer.discard()
+        if masks:
+            masks.discard()
         raise
     bar.total = bar.n  # the frame count from the header is only an estimate
     bar.close()
     elapsed = time.perf_counter() - t_start
     try:
-        out = writer.finish()
-        if masks:
+        if masks:  # first: a video must not stay without the masks asked for
             masks.finish()
+        out = writer.finish()
     except (OSError, av.FFmpegError, OutputError) as e:
         writer.discard()
+        if masks:
+            masks.discard()
         raise UserError(str(e) if isinstance(e, OutputError) else f"cannot write {args.out}: {disk_error(e)}") \
             from None
     times["encode"], times["draw"] = writer.write_ms, writer.prepare_ms
