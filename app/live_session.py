@@ -72,15 +72,15 @@ class Status:
     selection: str = ""             # which instances are kept ("" = all)
 
     def text(self):
+        """One line, the state first (recording, paused, effect, selection): a narrow window cuts
+        the end of the line, which holds the meters."""
         lat = "latency -" if self.latency_ms is None else f"latency {self.latency_ms:.0f} ms"
-        parts = [f"capture {self.capture_fps:.1f} fps", f"inference {self.inference_fps:.1f} fps",
-                 f"shown {self.shown_fps:.1f} fps", lat, self.provider, self.model, f"{self.instances} instances",
-                 "PAUSED" if self.paused else self.source]
-        if self.effect != "overlay":
-            parts.append(f"effect {self.effect}")
-        if self.selection:
-            parts.append(self.selection)
-        return " | ".join(parts) + (" | REC" if self.recording else "")
+        state = (["REC"] if self.recording else []) + ["PAUSED" if self.paused else self.source] + \
+            ([f"effect {self.effect}"] if self.effect != "overlay" else []) + ([self.selection] if self.selection else [])
+        meters = [f"{self.instances} instances", f"shown {self.shown_fps:.1f} fps", lat,
+                  f"capture {self.capture_fps:.1f} fps", f"inference {self.inference_fps:.1f} fps", self.provider,
+                  self.model]
+        return " | ".join(state + meters)
 
 
 class LiveSession:

@@ -7,7 +7,7 @@ import os
 import cv2
 
 from .results import Result
-from .video_io import disk_error, partial_path
+from .video_io import disk_error, partial_path, write_target
 
 IMAGE_WRITE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -17,10 +17,11 @@ class OutputError(Exception):
 
 
 def _replace_atomic(path, write):
-    tmp = partial_path(path)
+    target = write_target(path)
+    tmp = partial_path(target)
     try:
         write(tmp)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as e:
         if os.path.exists(tmp):
             os.remove(tmp)

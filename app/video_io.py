@@ -211,6 +211,12 @@ NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, APFS)
 PATH_MAX = 4096  # bytes in a whole path, its end included (Linux)
 
 
+def write_target(out_path):
+    """The file a write to out_path replaces: a symbolic link's target (the link stays a link, as
+    `cp` and editors do), else out_path itself."""
+    return os.path.realpath(out_path) if os.path.islink(out_path) else out_path
+
+
 def partial_path(out_path):
     """The temporary name a writer uses beside out_path until it renames the finished file into
     place: hidden, unique to this writer (two runs writing the same file never share one, so the
@@ -309,7 +315,8 @@ class VideoWriter:
 
     def __init__(self, out_path, width, height, rate, audio_from=None, alpha=False):
         check_output(out_path, formats=ALPHA_FORMATS if alpha else VIDEO_FORMATS)
-        self.out_path, self.tmp_path = out_path, partial_path(out_path)
+        self.out_path, self.target = out_path, write_target(out_path)
+        self.tmp_path = partial_path(self.target)
         self.size = (width + width % 2, height + height % 2)  # 4:2:0 needs even sizes
         self.frames = 0
         self.alpha = alpha
@@ -369,7 +376,7 @@ class VideoWriter:
         if self.audio:
             self.audio.finish(self.end_time if end_time is None else end_time)
         self.container.close()
-        os.replace(self.tmp_path, self.out_path)
+        os.replace(self.tmp_path, self.target)
         return self.out_path
 
     def discard(self):

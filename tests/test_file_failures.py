@@ -292,3 +292,17 @@ def test_the_live_session_plays_a_file_whose_name_is_not_utf8(engine_cpu, tmp_pa
         s.status().text().encode("utf-8")  # the status bar can show the name
     finally:
         s.close()
+
+
+def test_an_out_that_is_a_symbolic_link_stays_a_link_and_its_target_gets_the_output(tmp_path, data_root):
+    val = os.path.join(data_root, "balloon", "val")
+    img = os.path.join(val, sorted(f for f in os.listdir(val) if f.endswith(".jpg"))[0])
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "result.png"
+    target.write_bytes(b"old")
+    link = tmp_path / "latest.png"
+    link.symlink_to(target)
+    r = run_main("--image", img, "--out", str(link))
+    assert r.returncode == 0, r.stderr
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert cv2.imread(str(target)) is not None and not partial_files(tmp_path / "real")

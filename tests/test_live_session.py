@@ -207,3 +207,13 @@ def test_repeated_start_stop_leaves_no_thread(engine, tmp_path, clip_with_audio)
         s.stop()
         assert not s.threads_alive()
     assert threading.active_count() <= before
+
+
+def test_the_status_line_starts_with_the_state_a_narrow_window_must_not_hide():
+    from app.live_session import Status
+    st = Status(capture_fps=25.0, inference_fps=24.0, shown_fps=24.0, latency_ms=30.0, provider="CPUExecutionProvider",
+                model="s4net.onnx", instances=2, source="reading clip.mp4", paused=True, recording=True,
+                effect="blur", selection="keeping #1")
+    assert st.text().startswith("REC | PAUSED | effect blur | keeping #1 | 2 instances")
+    st.paused, st.recording, st.effect, st.selection = False, False, "overlay", ""
+    assert st.text().startswith("reading clip.mp4 | 2 instances | shown 24.0 fps")
