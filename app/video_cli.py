@@ -69,6 +69,8 @@ def run_video(args):
         reader = VideoReader(args.video)
     except VideoError as e:
         raise UserError(str(e)) from None
+    for note in reader.notes:
+        warn(f"note: {note}")
     masks = make_mask_writer(args, args.video)
     engine = make_engine(args)
     pipe = make_pipeline(args, engine, track=True, render=False)

@@ -158,7 +158,12 @@ class VideoReader:
             kinds = sorted({s.type for s in self.container.streams})
             self.container.close()
             raise VideoError(f"{path} has no video stream" + (f" (only {', '.join(kinds)})" if kinds else ""))
-        self.stream = v = self.container.streams.video[0]
+        videos = list(self.container.streams.video)
+        self.stream = v = next((s for s in videos if s.disposition & av.stream.Disposition.default), videos[0])
+        # what a user should know about how the file is read (the command line prints these)
+        self.notes = [f"{path} has {len(videos)} video streams: using stream {v.index}"
+                      f"{' (marked default)' if v.disposition & av.stream.Disposition.default else ''}, "
+                      f"{v.codec_context.width}x{v.codec_context.height}"] if len(videos) > 1 else []
         v.thread_type = "AUTO"
         self.width, self.height = v.codec_context.width, v.codec_context.height
         if not self.width or not self.height:

@@ -1,4 +1,4 @@
-"""Phone videos: a clip stored sideways with a display rotation (and flips) is read upright, as
+"""Which picture a video file gives. Phone videos: a clip stored sideways with a display rotation (and flips) is read upright, as
 players show it, so the network, the masks and the output see the upright picture. ffmpeg's own
 autorotation (what players do) is the reference."""
 import json
@@ -69,3 +69,15 @@ def test_the_video_command_writes_a_phone_clip_upright_with_masks_in_its_coordin
     sizes = {tuple(i["rle"]["size"]) for f in frames for i in f["instances"]}
     assert sizes == {(w, h)}  # RLE size is [height, width] of the upright frame
     assert probe(out)[0] == probe(clip_with_audio)[0]
+
+
+def test_a_file_with_two_video_streams_is_read_from_the_default_one_and_says_so(tmp_path):
+    two = str(tmp_path / "two.mp4")
+    subprocess.run([FF, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi",
+                    "-i", "smptebars=size=320x240:rate=10", "-t", "1", "-map", "0:v", "-map", "1:v", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-disposition:v:0", "0", "-disposition:v:1", "default", two], check=True)
+    reader = VideoReader(two)
+    assert (reader.width, reader.height) == (320, 240) and next(iter(reader)).image.shape == (240, 320, 3)
+    r = run_main("--video", two, "--out", str(tmp_path / "o.mp4"))
+    assert r.returncode == 0, r.stderr
+    assert "2 video streams: using stream 1 (marked default), 320x240" in r.stderr
