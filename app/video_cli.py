@@ -81,6 +81,10 @@ def run_video(args):
                                   prepare=pipe.rendered)
     except VideoError as e:
         raise UserError(str(e)) from None
+    audio = writer.writer.audio
+    if audio is not None and audio.downmixed:
+        warn(f"note: the audio's channels were mixed down to {audio.layout}: the output format's encoder "
+             f"does not take the input's layout")
     times = {k: [] for k in STAGES}
     seen_ids = set()
     interrupted = False

@@ -265,14 +265,20 @@ class AudioCopier:
         a = self.src.streams.audio[0]
         self.start = float(a.start_time * a.time_base) if a.start_time is not None else 0.0
         self.copy = a.codec_context.name in COPYABLE_AUDIO.get(fmt.container, set())
-        self.resampler = None
+        self.resampler, self.downmixed, self.layout = None, False, None
         if self.copy:
             self.out_stream = out.add_stream_from_template(a)
         else:
             rate = 48000 if fmt.audio_codec == "libopus" else (a.codec_context.sample_rate or 48000)
-            self.out_stream = out.add_stream(fmt.audio_codec, rate=rate)
+            layout = a.codec_context.layout.name if a.codec_context.layout else "stereo"
+            try:  # the input's channel layout (5.1 stays 5.1) where the encoder takes it
+                self.out_stream = out.add_stream(fmt.audio_codec, rate=rate, layout=layout)
+            except (av.FFmpegError, ValueError):
+                self.out_stream = out.add_stream(fmt.audio_codec, rate=rate, layout="stereo")
             cc = self.out_stream.codec_context
-            self.resampler = av.AudioResampler(format=cc.format or "fltp", layout=cc.layout or "stereo", rate=rate)
+            self.layout = cc.layout.name if cc.layout else "stereo"
+            self.downmixed = self.layout != layout and a.codec_context.channels > cc.channels
+            self.resampler = av.AudioResampler(format=cc.format or "fltp", layout=self.layout, rate=rate)
         self.out, self.done = out, False
         self._items = self.src.demux(a) if self.copy else self.src.decode(a)
         self._pending = None

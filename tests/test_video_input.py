@@ -81,3 +81,20 @@ def test_a_file_with_two_video_streams_is_read_from_the_default_one_and_says_so(
     r = run_main("--video", two, "--out", str(tmp_path / "o.mp4"))
     assert r.returncode == 0, r.stderr
     assert "2 video streams: using stream 1 (marked default), 320x240" in r.stderr
+
+
+@pytest.mark.parametrize("ext, codec", [(".mp4", "aac"), (".webm", "opus")])
+def test_surround_audio_keeps_its_channels_when_it_is_re_encoded(tmp_path, ext, codec):
+    import av
+    src = str(tmp_path / "surround.mov")  # PCM 5.1: neither container takes it as it is
+    subprocess.run([FF, "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "lavfi",
+                    "-i", "sine=frequency=440:duration=1", "-t", "1", "-filter_complex",
+                    "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]", "-map", "0:v", "-map", "[a]", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", src], check=True)
+    out = str(tmp_path / f"out{ext}")
+    r = run_main("--video", src, "--out", out)
+    assert r.returncode == 0, r.stderr
+    with av.open(out) as c:
+        a = c.streams.audio[0].codec_context
+        assert (a.name, a.channels, a.layout.name) == (codec, 6, "5.1")
+    assert "mixed down" not in r.stderr
