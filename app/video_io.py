@@ -86,7 +86,16 @@ def read_image_file(path):
         data = np.fromfile(path, np.uint8)
     except OSError:
         return None
-    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if not data.size:
+        return None
+    # a broken file is reported by the caller in one line: OpenCV's own "[ WARN ...]" lines are not
+    log = cv2.utils.logging
+    level = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_COLOR)
+    finally:
+        log.setLogLevel(level)
 
 
 def shown_name(path):

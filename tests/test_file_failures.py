@@ -306,3 +306,11 @@ def test_an_out_that_is_a_symbolic_link_stays_a_link_and_its_target_gets_the_out
     assert r.returncode == 0, r.stderr
     assert link.is_symlink() and os.readlink(link) == str(target)
     assert cv2.imread(str(target)) is not None and not partial_files(tmp_path / "real")
+
+
+def test_a_truncated_picture_is_one_line_without_opencvs_warnings(tmp_path):
+    trunc = tmp_path / "trunc.png"
+    trunc.write_bytes(open(os.path.join(ROOT, "docs", "window.png"), "rb").read()[:3000])
+    r = run_main("--image", str(trunc), "--out", str(tmp_path / "o.png"))
+    assert r.returncode == 2 and "WARN" not in r.stderr and "libpng" not in r.stderr
+    assert "skipped" in r.stderr and "error: no readable image" in r.stderr
