@@ -40,6 +40,8 @@ class Pipeline:
             result = self.tracker.update(result, shown)
         result = self.selection.apply(result.replace(**source))
         result.instances()  # full-resolution masks: part of postprocessing, used by every output
+        if self.tracker is not None:
+            self.tracker.remember(result)
         t1 = time.perf_counter()
         if self.render:
             result.overlay = self.rendered(result)

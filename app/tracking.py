@@ -140,6 +140,11 @@ class Tracker:
         self.next_id = 1
         self._last = None
 
+    def remember(self, result: Result):
+        """The result as it was finally shown (after selection, its masks pasted): the next frame
+        holds its still objects' edges where these masks had them."""
+        self._last = result
+
     def detect_threshold(self, show_threshold):
         """Where the graph should cut detections for a shown threshold (never above it)."""
         return min(self.settings.low_threshold, show_threshold)

@@ -208,3 +208,22 @@ def test_the_api_takes_tracker_settings_and_names_a_bad_one():
     assert seg.pipeline.tracker.settings == TrackerSettings(confirm_frames=3, smoothing=False)
     with pytest.raises(EngineError, match="persist_frames"):
         Segmenter(device="cpu", tracking=TrackerSettings(persist_frames=-1))
+
+
+def test_the_pipeline_holds_a_still_objects_edges_against_sensor_noise(engine_cpu, data_root, tmp_path):
+    import os
+
+    from app.pipeline import Pipeline
+    from benchmarks.bench_stability import foreground, still_clip
+    clip = still_clip(os.path.join(data_root, "human-seg", "images", "1.jpg"), str(tmp_path / "still.mp4"), 12,
+                      np.random.default_rng(0))
+    flicker = {}
+    for hold in (False, True):
+        pipe, prev, changes = Pipeline(engine_cpu, tracking=TrackerSettings(hold_edges=hold), render=False), None, []
+        for f in VideoReader(clip):
+            fg = foreground(pipe.process(f.image))
+            if prev is not None:
+                changes.append(1 - (fg & prev).sum() / max((fg | prev).sum(), 1))
+            prev = fg
+        flicker[hold] = float(np.mean(changes))
+    assert flicker[True] < flicker[False] / 3 and flicker[True] < 0.01, flicker
