@@ -144,8 +144,8 @@ class Engine:
         for _ in range(runs - 1):
             self.run(blank)
 
-    def _run_graph(self, image, threshold):
-        feed_thr = np.array([threshold], np.float32)
+    def _run_graph(self, image, threshold=None):
+        feed_thr = np.array([self.score_threshold if threshold is None else threshold], np.float32)
         if self._binding is None:
             return self.session.run(None, {G.INPUT_IMAGE: image, G.INPUT_THRESHOLD: feed_thr})
         b = self._binding
