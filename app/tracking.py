@@ -200,6 +200,8 @@ class Tracker:
         show a track by itself (None: every detection given counts as strong)."""
         s = self.settings
         show = -np.inf if show_threshold is None else show_threshold
+        if show_threshold is not None and len(result):  # nothing weaker than the tracker asked the graph for
+            result = result.select(result.scores >= self.detect_threshold(show_threshold))
         boxes, maps, scores = result.boxes, result.maps, result.scores
         ids, overlap = self.match(boxes, maps, scores, result.frame_size, show)
         for i, t in enumerate(ids):
@@ -244,15 +246,16 @@ class Tracker:
         return binary_maps(np.stack([self.tracks[t].box for t in track_ids]),
                            np.stack([self.tracks[t].map for t in track_ids]), frame_size)
 
-    def _containers(self, masks, scores, frame_size, exclude=()):
+    def _containers(self, masks, scores, grid, exclude=()):
         """For each grid mask: the id of a shown track that holds at least merge_inside of it, is
         larger and scores at least as much (a part scores no higher than its whole, so an object
-        inside a large false region is not its part), or 0."""
+        inside a large false region is not its part), or 0. grid: id -> grid mask of the tracks seen
+        on this frame (made once a frame)."""
         holders = [t for t in self._visible() if t not in exclude and self.tracks[t].missing == 0]
         out = np.zeros(len(masks), np.int64)
         if not holders or not len(masks):
             return out
-        held = self._grid_masks(holders, frame_size)
+        held = np.stack([grid[t] for t in holders])
         share = inside_share(masks, held)
         ok = (masks.sum(1)[:, None] < held.sum(1)[None, :]) & \
             (np.asarray(scores)[:, None] <= np.array([self.tracks[t].score for t in holders])[None, :]) & \
@@ -268,8 +271,11 @@ class Tracker:
         new = [i for i in range(len(ids)) if not ids[i] and scores[i] >= show]
         if not new:
             return
-        part_of = self._containers(binary_maps(boxes[new], maps[new], frame_size), scores[new], frame_size) \
-            if s.merge_frames else np.zeros(len(new), np.int64)
+        part_of = np.zeros(len(new), np.int64)
+        if s.merge_frames:
+            seen = [t for t in self._visible() if self.tracks[t].missing == 0]
+            grid = dict(zip(seen, self._grid_masks(seen, frame_size))) if seen else {}
+            part_of = self._containers(binary_maps(boxes[new], maps[new], frame_size), scores[new], grid)
         for k, i in enumerate(new):
             t = self.next_id
             self.next_id += 1
@@ -286,20 +292,21 @@ class Tracker:
         seen = [t for t, k in self.tracks.items() if k.missing == 0]
         if not s.merge_frames or not seen:
             return
-        masks = self._grid_masks(seen, frame_size)
-        for t, mask in zip(seen, masks):
+        grid = dict(zip(seen, self._grid_masks(seen, frame_size)))
+        for t, mask in grid.items():
             track = self.tracks[t]
             if track.part_of:
                 whole = self.tracks.get(track.part_of)
                 if whole is None or whole.part_of:
                     track.part_of, track.inside = 0, 0
                     continue
-                share = float(inside_share(mask[None], self._grid_masks([whole.id], frame_size))[0, 0])
+                held = grid[whole.id] if whole.id in grid else self._grid_masks([whole.id], frame_size)[0]
+                share = float(inside_share(mask[None], held[None])[0, 0])
                 track.inside = track.inside + 1 if share < 0.5 else 0
                 if track.inside >= s.merge_frames:
                     track.part_of, track.inside = 0, 0
                 continue
-            holder = self._containers(mask[None], [track.score], frame_size, exclude=(t,))[0]
+            holder = self._containers(mask[None], [track.score], grid, exclude=(t,))[0]
             track.inside = track.inside + 1 if holder else 0
             # a part that has not been shown yet becomes one at once: it never shows
             if holder and (track.inside >= s.merge_frames or not track.shown):

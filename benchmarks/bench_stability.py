@@ -90,8 +90,7 @@ def stability(detections, settings, show_threshold):
     counts, ids, flicker = 0, 0, []
     prev = None
     for det in detections:
-        shown = tracker.update(det if settings.low_threshold < show_threshold
-                               else det.select(det.scores >= show_threshold), show_threshold)
+        shown = tracker.update(det, show_threshold)
         now = (len(shown), frozenset(shown.track_ids().tolist()), foreground(shown))
         if prev is not None:
             counts += now[0] != prev[0]

@@ -35,8 +35,6 @@ def track(detections, settings, show_threshold, truths=None):
     switches, duplicates, js = 0, 0, []
     prev = None
     for k, det in enumerate(detections):
-        if settings.low_threshold >= show_threshold:
-            det = det.select(det.scores >= show_threshold)
         shown = tracker.update(det, show_threshold)
         grid = binary_maps(shown.boxes, shown.maps, shown.frame_size)
         ids = shown.track_ids()
