@@ -1,70 +1,15 @@
-"""The capture thread: reads a camera, a video file or a stream with OpenCV and keeps only the
-newest frame (stale frames are dropped, so latency cannot build up).
+"""The capture thread: reads any source (app/sources.py) and keeps only the newest frame (stale
+frames are dropped, so latency cannot build up).
 
 A camera or stream that fails is reported and reopened (they come back). A file plays at its own
 frame rate, looping or stopping at the end; a file that is missing or breaks is reported once and
 the thread ends (retrying cannot mend it). Paused, a file stops advancing and a camera's frames
 are read but not published."""
-import atexit
-import os
-import shutil
-import sys
-import tempfile
 import threading
 import time
 
-import cv2
-
-from .video_io import Frame, shown_name
-
-
-def parse_source(source):
-    """'0' -> camera 0; anything else is a file path or URL."""
-    s = str(source)
-    return int(s) if s.isdigit() else s
-
-
-def opencv_path(path):
-    """A name OpenCV can open for the file: OpenCV crashes on names that are not UTF-8, so such a
-    file is opened through a link with a plain name (in a private temporary folder, removed at exit)."""
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        folder = tempfile.mkdtemp(prefix="s4net-source-")
-        atexit.register(shutil.rmtree, folder, True)
-        link = os.path.join(folder, "source" + os.path.splitext(path)[1].encode("ascii", "ignore").decode())
-        os.symlink(os.path.abspath(path), link)
-        return link
-
-
-def describe_source(source):
-    return f"camera {source}" if isinstance(source, int) else shown_name(os.path.basename(str(source)) or str(source))
-
-
-def is_stream(source):
-    return isinstance(source, str) and "://" in source
-
-
-def find_cameras(max_index=4):
-    """Indices of cameras that open (quietly: OpenCV warns on every missing one)."""
-    found = []
-    log = getattr(cv2, "utils", None) and getattr(cv2.utils, "logging", None)
-    prev = log.getLogLevel() if log else None
-    if log:
-        log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        for i in range(max_index):
-            if sys.platform.startswith("linux") and not os.path.exists(f"/dev/video{i}"):
-                continue  # no such device node: nothing to open
-            cap = cv2.VideoCapture(i)
-            if cap.isOpened():
-                found.append(i)
-            cap.release()
-    finally:
-        if log:
-            log.setLogLevel(prev)
-    return found
+from .errors import VideoError
+from .sources import Frame, describe_source, is_live, open_source, parse_source
 
 
 class CaptureThread(threading.Thread):
@@ -75,7 +20,7 @@ class CaptureThread(threading.Thread):
         self.on_status = on_status or (lambda msg: None)
         self.retry_seconds = retry_seconds
         self.max_retries = max_retries
-        self.is_file = not isinstance(self.source, int) and not is_stream(self.source)
+        self.is_file = not is_live(self.source)
         self._stop_event = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -127,14 +72,6 @@ class CaptureThread(threading.Thread):
         self.status = msg
         self.on_status(msg)
 
-    def _open(self):
-        cap = cv2.VideoCapture(opencv_path(self.source) if self.is_file else self.source)
-        if cap.isOpened():
-            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # newest frame wins, where the backend allows
-            return cap
-        cap.release()
-        return None
-
     def _give_up(self, msg):
         self.failed = True
         self._status(msg)
@@ -149,66 +86,72 @@ class CaptureThread(threading.Thread):
         self._stop_event.wait(self.retry_seconds)
         return True
 
+    def _publish(self, frame):
+        self.frames += 1
+        frame = Frame(frame.image, self.frames, frame.time, frame.captured_at or time.monotonic(), frame.decode_ms)
+        with self._cond:
+            self._latest = frame
+            self._cond.notify_all()
+        if self.on_frame:
+            self.on_frame(frame)
+
+    def _play(self, source):
+        """Publishes the source's frames until it ends or the thread stops: a file at its own rate
+        (pausing stops it), a camera as fast as it delivers (paused: read, not published)."""
+        period = 1.0 / float(source.rate) if not source.live and source.rate and source.rate < 240 else 0
+        next_time = time.monotonic()
+        it = iter(source)
+        while not self._stop_event.is_set():
+            if not source.live and not self._running.is_set():
+                self._running.wait()  # paused: a file does not advance
+                next_time = time.monotonic()
+                continue
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            if frame is None:
+                return
+            if frame.decode_ms is None:
+                frame.decode_ms = (time.perf_counter() - t0) * 1000
+            if not self._running.is_set():
+                continue  # a paused camera: keep its buffer fresh, publish nothing
+            self._publish(frame)
+            if period:  # a file plays at its own rate, like a camera
+                next_time += period
+                self._stop_event.wait(max(0.0, next_time - time.monotonic()))
+
     def run(self):
         name = describe_source(self.source)
-        cap = None
         try:
             while not self._stop_event.is_set():
-                if cap is None:
-                    if self.is_file and not os.path.isfile(self.source):
-                        self._give_up(f"cannot open {name}: file not found")
-                        break
-                    cap = self._open()
-                    if cap is None:
-                        if self.is_file:
-                            self._give_up(f"cannot open {name}: not a readable video")
-                            break
-                        if not self._retry(f"cannot open {name}; retrying", f"cannot open {name}"):
-                            break
-                        continue
-                    self._status(f"reading {name}")
-                    file_fps = cap.get(cv2.CAP_PROP_FPS) if self.is_file else 0
-                    period = 1.0 / file_fps if file_fps and file_fps < 240 else 0
-                    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if self.is_file else 0
-                    next_time = time.monotonic()
-                if self.is_file and not self._running.is_set():
-                    self._running.wait()  # paused: a file does not advance
-                    next_time = time.monotonic()
-                    continue
-                t0 = time.perf_counter()
-                ok, image = cap.read()
-                read_ms = (time.perf_counter() - t0) * 1000
-                if not ok:
-                    pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES)) if self.is_file else 0
-                    cap.release()
-                    cap = None
+                try:
+                    source = open_source(self.source, kind=None if not self.is_file else "video")
+                except VideoError as e:
                     if self.is_file:
-                        if total and pos >= total - 1:  # a clean end of file
-                            if self.loop:
-                                continue
-                            self._status(f"end of {name}")
-                        else:
-                            self._give_up(f"{name} is broken: it stopped decoding after {pos} frames")
+                        missing = "input not found" in str(e)
+                        self._give_up(f"cannot open {name}: " + ("file not found" if missing else "not a readable video"))
                         break
-                    if not self._retry(f"{name} failed after {self.frames} frames; reconnecting (retry {self.retries + 1})",
-                                       f"{name} failed; gave up after {self.max_retries} retries"):
+                    if not self._retry(f"cannot open {name}; retrying", f"cannot open {name}"):
                         break
                     continue
-                if not self._running.is_set():
-                    continue  # a paused camera: keep its buffer fresh, publish nothing
-                self.frames += 1
-                frame = Frame(image, self.frames, captured_at=time.monotonic(), decode_ms=read_ms)
-                with self._cond:
-                    self._latest = frame
-                    self._cond.notify_all()
-                if self.on_frame:
-                    self.on_frame(frame)
-                if period:  # a file plays at its own rate, like a camera
-                    next_time += period
-                    self._stop_event.wait(max(0.0, next_time - time.monotonic()))
+                self._status(f"reading {name}")
+                try:
+                    self._play(source)
+                finally:
+                    source.close()
+                if self._stop_event.is_set():
+                    break
+                if self.is_file:
+                    if source.error:
+                        self._give_up(f"{name} is broken: it stopped decoding after {source.frames_read} frames")
+                    elif self.loop:
+                        continue
+                    else:
+                        self._status(f"end of {name}")
+                    break
+                if not self._retry(f"{name} failed after {self.frames} frames; reconnecting (retry {self.retries + 1})",
+                                   f"{name} failed; gave up after {self.max_retries} retries"):
+                    break
         finally:
-            if cap is not None:
-                cap.release()
             self.finished = True
             with self._cond:
                 self._cond.notify_all()

@@ -6,10 +6,13 @@
     s4net --image photo.jpg|folder          annotate still images
 """
 import argparse
-import dataclasses
 import signal
 import sys
 
+from .effects import EFFECTS
+from .errors import UserError
+from .outputs import add_arguments
+from .settings import Settings
 from .tracking import TrackerSettings
 
 
@@ -41,18 +44,6 @@ def whole_number(least):
 positive_int, non_negative_int = whole_number(1), whole_number(0)
 
 
-def tracker_settings(args):
-    """The tracker's settings from the command line's arguments."""
-    changes = {"smoothing": not args.no_smoothing}
-    for name, value in (("low_threshold", args.track_threshold), ("confirm_frames", args.confirm_frames),
-                        ("persist_frames", args.persist_frames)):
-        if value is not None:
-            changes[name] = value
-    if args.no_merge:
-        changes["merge_frames"] = 0
-    return dataclasses.replace(TrackerSettings(), **changes)
-
-
 def id_list(text):
     try:
         ids = frozenset(int(v) for v in text.split(",") if v.strip())
@@ -63,33 +54,13 @@ def id_list(text):
     return ids
 
 
-def parse_effect(parser, words):
-    """--effect NAME [ARG] -> Effect, or a usage error (exit 2)."""
-    from .effects import EFFECTS, Effect, load_background
-    name, args = words[0], words[1:]
-    if name not in EFFECTS:
-        parser.error(f"argument --effect: unknown effect {name!r} (one of {', '.join(EFFECTS)})")
-    if len(args) > 1 or (args and name in ("overlay", "cutout")):
-        parser.error(f"argument --effect: {name} takes {'no argument' if name in ('overlay', 'cutout') else 'one argument'}")
+def effect_arg(parser, words):
+    """--effect NAME [ARG] -> Effect (app.effects.EFFECTS), or a usage error (exit 2)."""
+    from .effects import parse_effect
     try:
-        if name == "blur":
-            strength = float(args[0]) if args else 15.0
-            if not 0 < strength <= 200:
-                raise ValueError(f"blur strength must be in (0, 200], not {strength}")
-            return Effect("blur", strength=strength)
-        if name == "remove":
-            colour = args[0].lstrip("#") if args else "00b140"
-            if len(colour) != 6:
-                raise ValueError(f"colour must be #RRGGBB, not {args[0]!r}")
-            r, g, b = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
-            return Effect("remove", colour=(b, g, r))
-        if name == "replace":
-            if not args:
-                raise ValueError("replace needs a picture: --effect replace IMAGE")
-            return Effect("replace", background=load_background(args[0]))
+        return parse_effect(words)
     except ValueError as e:
         parser.error(f"argument --effect: {e}")
-    return Effect(name)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -108,7 +79,7 @@ def build_parser():
     io.add_argument("--source", default="0", help="live window source: camera index, video file or URL")
     io.add_argument("--loop", action="store_true", help="live window: loop a video file source")
     io.add_argument("--shots", help="live window: screenshot and recording folder (default: ~/Pictures/s4net)")
-    io.add_argument("--save-masks", metavar="DIR", help="write per-frame id PNGs and masks.json here")
+    add_arguments(io)
     m = p.add_argument_group("model")
     m.add_argument("--model", help="S4Net ONNX graph (default: assets/s4net.onnx)")
     m.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
@@ -122,8 +93,8 @@ def build_parser():
     d.add_argument("--no-contours", action="store_true")
     d.add_argument("--boxes", action="store_true", help="draw boxes with id and score")
     d.add_argument("--effect", nargs="+", metavar=("NAME", "ARG"), default=["overlay"],
-                   help="overlay (default) | blur [SIGMA] | remove [#RRGGBB] | replace IMAGE | cutout "
-                        "(transparent background: .webm/.mov video, .png images)")
+                   help=" | ".join(f"{name} {'[' * (not k.arg_required)}{k.arg}{']' * (not k.arg_required)}"
+                                   .replace(" []", "") + f" ({k.help})" for name, k in EFFECTS.items()))
     t = p.add_argument_group("tracking (video and live window; still images are not tracked)")
     t.add_argument("--no-smoothing", action="store_true", help="no temporal smoothing of masks")
     t.add_argument("--track-threshold", type=unit_interval("--track-threshold"), metavar="T",
@@ -151,18 +122,18 @@ def main(argv=None):
     args = parser.parse_args(argv)  # usage errors: one line, exit 2
     if args.video and args.image:
         parser.error("--video and --image: give one of them")
-    args.effect = parse_effect(parser, args.effect)
-    from .video_cli import UserError
+    args.effect = effect_arg(parser, args.effect)
+    settings = Settings.from_args(args)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.video:
             from .video_cli import run_video
-            return run_video(args)
+            return run_video(args, settings)
         if args.image:
-            from .video_cli import run_images
-            return run_images(args)
+            from .image_cli import run_images
+            return run_images(args, settings)
         from .gui import run_gui
-        return run_gui(args)
+        return run_gui(args, settings)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -7,21 +7,23 @@ drawing.py) or an effect on the background behind the salient instances.
     replace IMAGE  background from a picture, scaled to cover the frame
     cutout         BGRA: the frame with alpha = the instances (for VP9/ProRes video and PNG)
 
+Each effect is one entry of EFFECTS (how it draws, its argument, whether the live window offers
+it, whether it has alpha): a new effect is one entry there and its test; the command line, the live
+window and the video command read the registry.
+
 The foreground's edge is soft: the instances' probability maps, sampled bilinearly to full
 resolution, are thresholded and then feathered with a small Gaussian, so alpha is exactly 1 well
 inside the instances and exactly 0 well outside.
 """
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
 
 from .drawing import DrawStyle, draw
 from .results import Result
-from .video_io import read_image_file, shown_name
-
-EFFECTS = ("overlay", "blur", "remove", "replace", "cutout")
+from .sources import read_image_file, shown_name
 
 
 @dataclass
@@ -88,21 +90,86 @@ def composite(foreground, background, alpha):
     return cv2.blendLinear(foreground, background, alpha, np.subtract(1.0, alpha, dtype=np.float32))
 
 
+def _background_effect(background):
+    """An effect that keeps the instances and puts background(result, effect) behind them."""
+    def draw_it(result: Result, effect: Effect, style: DrawStyle):
+        alpha = foreground_alpha(result, effect.feather)
+        return composite(result.frame, background(result, effect), alpha)
+    return draw_it
+
+
+def _flat(result, effect):
+    background = np.empty_like(result.frame)
+    background[:] = np.array(effect.colour, np.uint8)
+    return background
+
+
+def _cutout(result: Result, effect: Effect, style: DrawStyle):
+    out = cv2.cvtColor(result.frame, cv2.COLOR_BGR2BGRA)
+    out[..., 3] = np.round(foreground_alpha(result, effect.feather) * 255).astype(np.uint8)
+    return out
+
+
+def _strength(word):
+    strength = float(word)
+    if not 0 < strength <= 200:
+        raise ValueError(f"blur strength must be in (0, 200], not {strength}")
+    return {"strength": strength}
+
+
+def _colour(word):
+    colour = word.lstrip("#")
+    if len(colour) != 6:
+        raise ValueError(f"colour must be #RRGGBB, not {word!r}")
+    try:
+        r, g, b = (int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    except ValueError:
+        raise ValueError(f"colour must be #RRGGBB, not {word!r}") from None
+    return {"colour": (b, g, r)}
+
+
+def _picture(word):
+    return {"background": load_background(word)}
+
+
+@dataclass(frozen=True)
+class EffectKind:
+    draw: Callable                      # (result, effect, style) -> the picture
+    help: str
+    arg: str = ""                       # the argument's name on the command line ("": none)
+    parse: Optional[Callable] = None    # the argument's word -> Effect fields (ValueError: why not)
+    arg_required: bool = False
+    live: bool = True                   # offered in the live window
+    alpha: bool = False                 # BGRA pictures (video: .webm/.mov; images: .png ...)
+
+
+EFFECTS = {
+    "overlay": EffectKind(lambda result, effect, style: draw(result, style),
+                          "each instance filled with its colour, outlined"),
+    "blur": EffectKind(_background_effect(lambda r, e: blurred(r.frame, e.strength)),
+                       "the background blurred (SIGMA: pixels at 640 px width, default 15)", "SIGMA", _strength),
+    "remove": EffectKind(_background_effect(_flat), "the background a flat colour (default #00b140)", "#RRGGBB",
+                         _colour),
+    "replace": EffectKind(_background_effect(lambda r, e: e.cover(r.frame_size)),
+                          "the background from a picture, scaled to cover the frame", "IMAGE", _picture,
+                          arg_required=True),
+    "cutout": EffectKind(_cutout, "transparent background (BGRA)", live=False, alpha=True),
+}
+
+
+def parse_effect(words):
+    """["blur", "20"] -> Effect, or ValueError with the reason in one line."""
+    name, args = words[0], list(words[1:])
+    kind = EFFECTS.get(name)
+    if kind is None:
+        raise ValueError(f"unknown effect {name!r} (one of {', '.join(EFFECTS)})")
+    if len(args) > (1 if kind.arg else 0):
+        raise ValueError(f"{name} takes {'one argument' if kind.arg else 'no argument'}")
+    if kind.arg_required and not args:
+        raise ValueError(f"{name} needs {'a picture' if kind.arg == 'IMAGE' else kind.arg}: --effect {name} {kind.arg}")
+    return Effect(name, **(kind.parse(args[0]) if args else {}))
+
+
 def render(result: Result, effect: Effect, style: DrawStyle):
-    """The picture to show or write for this result: BGR, or BGRA for the cutout effect."""
-    if effect.name == "overlay":
-        return draw(result, style)
-    alpha = foreground_alpha(result, effect.feather)
-    frame = result.frame
-    if effect.name == "cutout":
-        out = cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)
-        out[..., 3] = np.round(alpha * 255).astype(np.uint8)
-        return out
-    if effect.name == "blur":
-        background = blurred(frame, effect.strength)
-    elif effect.name == "remove":
-        background = np.empty_like(frame)
-        background[:] = np.array(effect.colour, np.uint8)
-    else:
-        background = effect.cover(result.frame_size)
-    return composite(frame, background, alpha)
+    """The picture to show or write for this result: BGR, or BGRA for an effect with alpha."""
+    return EFFECTS[effect.name].draw(result, effect, style)

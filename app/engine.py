@@ -1,9 +1,9 @@
 """The onnxruntime engine: one call per frame, frame in, `Result` out.
 
 It resizes the frame to the graph's input, runs the S4Net graph and returns the instances in frame
-coordinates with the stage timings. Masks stay as the graph's small whole-frame probability maps
-(stride 8) until the result pastes the full-resolution mask inside each box (refined along the
-frame's edges unless refine_masks is off).
+coordinates with the stage timings (contracts.postprocess, shared with the evaluator). Masks stay
+as the graph's small whole-frame probability maps until the result pastes the full-resolution mask
+inside each box (refined along the frame's edges unless refine is off).
 """
 import glob
 import importlib.util
@@ -11,28 +11,19 @@ import os
 import shutil
 import time
 
-import cv2
 import numpy as np
 
 from assets import ASSETS_DIR
 from contracts import graph as G
-from contracts.masks import tighten_boxes
+from contracts.postprocess import graph_input, to_frame
 
+from .errors import EngineError, first_line
 from .results import Result
 
 DEFAULT_MODEL = os.path.join(ASSETS_DIR, "s4net.onnx")
 FP16_SUFFIX = ".fp16.onnx"   # the GPU graph (float16, larger mask path, flip): the default on CUDA
 INT8_SUFFIX = ".int8.onnx"   # the same model with int8 convolutions: the default on the CPU, when shipped
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
-
-
-class EngineError(Exception):
-    """A one-line, user-facing reason why the engine cannot run."""
-
-
-def first_line(e):
-    text = str(e).strip()
-    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def has_nvidia_gpu():
@@ -50,7 +41,7 @@ def cuda_failure_reason(available):
 
 class Engine:
     def __init__(self, model_path=None, device="auto", score_threshold=None, max_instances=None,
-                 threads=0, log=print, refine_masks=True):
+                 threads=0, log=print):
         import onnxruntime as ort
         explicit = model_path is not None
         model_path = model_path or DEFAULT_MODEL
@@ -86,7 +77,6 @@ class Engine:
             if hasattr(ort, "preload_dlls") and importlib.util.find_spec("nvidia") is not None:
                 ort.preload_dlls()  # CUDA/cuDNN from the pip packages of onnxruntime-gpu[cuda,cudnn]
             providers = [(CUDA, {"cudnn_conv_algo_search": "HEURISTIC", "do_copy_in_default_stream": "1"}), CPU]
-        self.refine_masks = refine_masks
         self.model_path = model_path
         self.session = self._open(ort, model_path, opts, providers)
         self.provider = self.session.get_providers()[0]
@@ -128,8 +118,7 @@ class Engine:
 
     def describe(self):
         return (f"{os.path.basename(self.model_path)} ({self.meta.get(G.META_BACKBONE, '?')}, {self.precision}, "
-                f"{self.input_size}px) on {self.provider}, masks "
-                + ("refined along the frame's edges" if self.refine_masks else "as the graph gives them"))
+                f"{self.input_size}px) on {self.provider}")
 
     def warm_up(self, runs=2):
         """A few runs on a blank picture (the first runs are slow), the first one checked."""
@@ -156,30 +145,27 @@ class Engine:
         self.session.run_with_iobinding(b)
         return b.copy_outputs_to_cpu()
 
-    def run(self, frame_bgr, threshold=None):
+    @classmethod
+    def for_settings(cls, settings, log=print):
+        """The engine that app.settings.Settings name (model, device, instance limit)."""
+        return cls(settings.model, settings.device, max_instances=settings.max_instances, log=log)
+
+    def run(self, frame_bgr, threshold=None, refine=True):
         """Frame (H,W,3) uint8 BGR -> Result in frame coordinates, timed as 'preprocess' and 'inference'.
-        threshold: the graph's score cut for this frame (default: score_threshold, the shown one; the
-        tracker asks for a lower one, to continue its tracks with weaker detections)."""
+        threshold: the graph's score cut for this frame (default: score_threshold, the model's; the
+        tracker asks for a lower one, to continue its tracks with weaker detections). refine: the
+        result's masks follow the frame's edges (contracts.refine)."""
         if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 \
                 or frame_bgr.dtype != np.uint8 or 0 in frame_bgr.shape:
             got = f"a {frame_bgr.dtype} array of shape {frame_bgr.shape}" if isinstance(frame_bgr, np.ndarray) \
                 else f"a {type(frame_bgr).__name__}"
             raise EngineError(f"a frame must be an HxWx3 uint8 BGR image (a numpy array), not {got}")
         t0 = time.perf_counter()
-        h, w = frame_bgr.shape[:2]
-        s = self.input_size
-        image = cv2.resize(frame_bgr, (s, s), interpolation=cv2.INTER_AREA if w > s else cv2.INTER_LINEAR)[None]
+        image = graph_input(frame_bgr, self.input_size)
         t1 = time.perf_counter()
         boxes, scores, maps = self._run_graph(image, self.score_threshold if threshold is None else threshold)
         t2 = time.perf_counter()
-        finite = np.isfinite(boxes).all(1) & np.isfinite(scores)
-        if not finite.all():  # a broken graph's NaN rows are no instances
-            boxes, scores, maps = boxes[finite], scores[finite], np.nan_to_num(maps[finite])
-        n = min(len(scores), self.max_instances)
-        boxes = boxes[:n] * np.array([w / s, h / s, w / s, h / s], np.float32)
-        # the graph's boxes are mask windows (grown by the model's mask_box_expand): shrink each to
-        # its mask's extent, for the user, the tracker and every paste downstream (same masks)
-        boxes = tighten_boxes(boxes, maps[:n], (h, w))
-        return Result(frame_bgr, boxes.astype(np.float32), scores[:n].astype(np.float32), maps[:n].astype(np.float32),
+        found = to_frame(boxes, scores, maps, frame_bgr.shape[:2], self.input_size, self.max_instances)
+        return Result(frame_bgr, found.boxes, found.scores, found.maps,
                       timings={"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000},
-                      refine=self.refine_masks)
+                      refine=refine)

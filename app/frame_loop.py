@@ -1,18 +1,17 @@
-"""The one frame loop: any source of Frames in, Results out, for the video command, still images
-and the live session alike. Each result's timings start with 'decode' (reading the frame).
+"""The one frame loop: any source of Frames in (app/sources.py), one Shown per frame out
+(app/pipeline.py), for the video command, still images, the live session and the API alike. Each
+result's timings start with 'decode' (reading the frame).
 `prefetch` decodes ahead in a thread, so decoding overlaps inference (frame order is kept)."""
 import dataclasses
 import queue
-import sys
 import threading
 import time
 
 from .pipeline import Pipeline
-from .video_io import Frame, read_image_file, shown_name
 
 
 def results(frames, pipeline: Pipeline):
-    """Yields one Result per Frame, in order; timings: decode, preprocess, inference, postprocess, draw."""
+    """Yields one Shown per Frame, in order; timings: decode, preprocess, inference, postprocess, draw."""
     it = iter(frames)
     while True:
         t0 = time.perf_counter()
@@ -20,10 +19,12 @@ def results(frames, pipeline: Pipeline):
         if frame is None:
             return
         decode = frame.decode_ms if frame.decode_ms is not None else (time.perf_counter() - t0) * 1000
-        result = pipeline.process(frame.image, index=frame.index, time=frame.time, captured_at=frame.captured_at,
-                                  name=frame.name)
-        result.timings = {"decode": decode, **result.timings}
-        yield result
+        shown = pipeline.process(frame.image, index=frame.index, time=frame.time, captured_at=frame.captured_at,
+                                 name=frame.name)
+        timings = dict(shown.result.timings)
+        shown.result.timings.clear()
+        shown.result.timings.update(decode=decode, **timings)  # one dict, shared with shown.whole
+        yield shown
 
 
 def prefetch(frames, depth=4):
@@ -65,13 +66,3 @@ def prefetch(frames, depth=4):
     finally:
         stop.set()
         thread.join(5)
-
-
-def image_frames(paths, warn=lambda msg: print(msg, file=sys.stderr)):
-    """Frames from still image files; unreadable ones are reported and skipped."""
-    for i, path in enumerate(paths):
-        image = read_image_file(path)
-        if image is None:
-            warn(f"skipped {shown_name(path)}: not a readable image")
-            continue
-        yield Frame(image, i, name=path)

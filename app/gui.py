@@ -12,13 +12,13 @@ from PyQt5.QtGui import QImage, QKeySequence, QPixmap
 from PyQt5.QtWidgets import (QAction, QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel,
                              QMainWindow, QMessageBox, QPushButton, QSizePolicy, QSlider, QVBoxLayout, QWidget)
 
-from .capture import find_cameras, parse_source
-from .cli import tracker_settings
-from .drawing import DrawStyle
-from .effects import Effect, load_background
-from .engine import Engine, EngineError
+from .effects import EFFECTS, Effect, load_background
+from .engine import Engine
+from .errors import UserError
 from .live_session import LiveSession
 from .screenshots import default_folder
+from .settings import Settings
+from .sources import find_cameras, parse_source
 
 SHORTCUTS = [("Space", "pause / resume"), ("S", "screenshot"), ("R", "start / stop recording"),
              ("F / F11", "full screen"), ("C", "contours"), ("B", "boxes"), ("M", "temporal smoothing"),
@@ -27,7 +27,7 @@ SHORTCUTS = [("Space", "pause / resume"), ("S", "screenshot"), ("R", "start / st
              ("E", "next effect (overlay, blur, remove, replace)"), ("Click", "keep only that instance"),
              ("Ctrl+Click", "add / remove an instance"), ("Esc", "show all instances again"),
              ("+ / -", "score threshold up / down"), ("Ctrl+O", "open a video file"), ("Q", "quit")]
-LIVE_EFFECTS = ("overlay", "blur", "remove", "replace")
+LIVE_EFFECTS = tuple(name for name, kind in EFFECTS.items() if kind.live)
 
 
 def to_pixmap(bgr):
@@ -67,15 +67,13 @@ class FrameView(QLabel):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, engine: Engine, source="0", loop=False, shots=None, style=None, tracking=None,
-                 scan_cameras=True, effect=None):
+    def __init__(self, engine: Engine, source="0", loop=False, shots=None, settings: Settings = None,
+                 scan_cameras=True):
         super().__init__()
         self.signals = SessionSignals()
-        self.session = LiveSession(engine, style or DrawStyle(), tracking,
-                                   shots_folder=shots or default_folder(), loop=loop,
+        self.session = LiveSession(engine, settings, shots_folder=shots or default_folder(), loop=loop,
                                    on_result=self.signals.result.emit, on_message=self.signals.message.emit)
-        if effect is not None:
-            self.session.set_effect(effect)
+        self.settings = self.session.settings
         self.backgrounds = {}  # effect name -> Effect, so a chosen picture is kept
         self.signals.result.connect(self._show)
         self.signals.message.connect(self._show_message)
@@ -100,7 +98,7 @@ class MainWindow(QMainWindow):
             self.source_box.addItem(f"Camera {i}", i)
         self.source_box.addItem("Open file...", None)
         self.source_box.activated.connect(self._source_picked)
-        self.threshold = QSlider(Qt.Horizontal, minimum=5, maximum=95, value=int(s.engine.score_threshold * 100))
+        self.threshold = QSlider(Qt.Horizontal, minimum=5, maximum=95, value=int(round(s.threshold * 100)))
         self.threshold.valueChanged.connect(self._threshold_changed)
         self.threshold_label = QLabel()
         self.alpha = QSlider(Qt.Horizontal, minimum=0, maximum=100, value=int(s.style.alpha * 100))
@@ -111,18 +109,18 @@ class MainWindow(QMainWindow):
         self.boxes.toggled.connect(lambda v: setattr(s.style, "boxes", v))
         self.effect_box = QComboBox()
         self.effect_box.addItems(LIVE_EFFECTS)
-        if s.pipeline.effect.name in LIVE_EFFECTS:
-            self.effect_box.setCurrentText(s.pipeline.effect.name)
+        if self.settings.effect.name in LIVE_EFFECTS:
+            self.effect_box.setCurrentText(self.settings.effect.name)
         self.effect_box.activated.connect(lambda i: self.set_effect(LIVE_EFFECTS[i]))
-        self.smoothing = QCheckBox("Smoothing", checked=bool(s.pipeline.tracker and s.pipeline.tracker.smoothing))
+        self.smoothing = QCheckBox("Smoothing", checked=self.settings.tracking.smoothing)
         self.smoothing.toggled.connect(s.set_smoothing)
         self.steady = QCheckBox("Steady", checked=s.steady)
         self.steady.setToolTip("new instances confirmed over frames, missed ones held, parts merged "
                                "(off: every detection shown at once)")
         self.steady.toggled.connect(s.set_steady)
-        self.edges = QCheckBox("Edges", checked=s.engine.refine_masks)
+        self.edges = QCheckBox("Edges", checked=self.settings.refine)
         self.edges.setToolTip("masks follow the frame's edges (off: the graph's masks as they are)")
-        self.edges.toggled.connect(s.set_refine_masks)
+        self.edges.toggled.connect(s.set_refine)
         self.pause_btn = QPushButton("Pause", checkable=True)
         self.pause_btn.toggled.connect(self.set_paused)
         self.shot_btn = QPushButton("Screenshot")
@@ -200,14 +198,14 @@ class MainWindow(QMainWindow):
             self.start_source(path)
 
     # -- what the session publishes -----------------------------------------------------------------
-    def _show(self, result):
+    def _show(self, shown):
         latest = self.session.latest()
-        if latest is not result:  # a newer one is on its way: show only the newest
+        if latest is not shown:  # a newer one is on its way: show only the newest
             return
-        self.view.frame_size = result.frame_size
-        pix = to_pixmap(result.overlay)
+        self.view.frame_size = shown.result.frame_size
+        pix = to_pixmap(shown.picture)
         self.view.setPixmap(pix.scaled(self.view.size(), Qt.KeepAspectRatio, Qt.FastTransformation))
-        self.session.shown(result)
+        self.session.shown(shown)
 
     def _show_message(self, text):
         self.message.setText(text)
@@ -247,7 +245,7 @@ class MainWindow(QMainWindow):
                 self.backgrounds.pop("replace", None)
             if not self.backgrounds.get("replace"):
                 self.backgrounds.pop("replace", None)
-                self.effect_box.setCurrentText(self.session.pipeline.effect.name)
+                self.effect_box.setCurrentText(self.settings.effect.name)
                 return
         effect = self.backgrounds.get(name) or Effect(name)
         self.backgrounds[name] = effect
@@ -255,7 +253,7 @@ class MainWindow(QMainWindow):
         self.effect_box.setCurrentText(name)
 
     def next_effect(self):
-        current = self.session.pipeline.effect.name
+        current = self.settings.effect.name
         i = LIVE_EFFECTS.index(current) if current in LIVE_EFFECTS else -1
         self.set_effect(LIVE_EFFECTS[(i + 1) % len(LIVE_EFFECTS)])
 
@@ -284,27 +282,17 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def run_gui(args):
-    from .video_cli import UserError
+def run_gui(args, settings: Settings):
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
                                                  or os.environ.get("QT_QPA_PLATFORM")):
         raise UserError("no display for the window (run it in a desktop session or under xvfb-run; "
                         "for files use --video or --image)")
+    if not EFFECTS[settings.effect.name].live:
+        raise UserError(f"the {settings.effect.name} effect is for files (--video OUT.webm|.mov, --image OUT.png)")
     app = QApplication.instance() or QApplication([])
-    try:
-        engine = Engine(args.model, args.device, args.threshold, args.max_instances, log=print,
-                        refine_masks=not args.raw_masks)
-    except EngineError as e:
-        raise UserError(str(e)) from None
+    engine = Engine.for_settings(settings)
     print(f"model {engine.describe()}")
-    style = DrawStyle(alpha=args.alpha, contours=not args.no_contours, boxes=args.boxes)
-    if args.effect.name == "cutout":
-        raise UserError("the cutout effect is for files (--video OUT.webm|.mov, --image OUT.png)")
-    win = MainWindow(engine, args.source, loop=args.loop, shots=args.shots, style=style,
-                     tracking=tracker_settings(args), effect=args.effect)
-    if args.keep_largest or args.keep_ids:
-        from .selection import Selection
-        win.session.pipeline.selection = Selection(args.keep_ids or frozenset(), args.keep_largest or 0)
+    win = MainWindow(engine, args.source, loop=args.loop, shots=args.shots, settings=settings)
     win.show()
     # Ctrl-C and SIGTERM close the window cleanly (recording finalised, threads stopped)
     signal.signal(signal.SIGINT, lambda *_: win.close())

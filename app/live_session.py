@@ -1,30 +1,32 @@
 """The live session, free of Qt: it owns the capture thread, the inference thread (the frame loop
 over the newest captured frames), the rate meters, the latency log, recording and screenshots.
 
-A view (the Qt window, a test, a benchmark) starts a source, receives each new Result through
-`on_result` (called from the inference thread), tells the session when it has shown one
-(`shown`), and reads `status()` for the status bar. User actions (pause, threshold, style,
-screenshot, record) are plain method calls. Every failure becomes a message through `on_message`,
+A view (the Qt window, a test, a benchmark) starts a source, receives each new Shown (the
+result and its picture) through `on_result` (called from the inference thread), tells the session
+when it has shown one (`shown`), and reads `status()` for the status bar. User actions (pause,
+threshold, style, effect, screenshot, record) are plain method calls that change the one Settings
+object the pipeline reads on every frame. Every failure becomes a message through `on_message`,
 never an exception in the view.
 """
-import dataclasses
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Optional
 
-from .capture import CaptureThread, parse_source
-from .drawing import DrawStyle
+from .capture import CaptureThread
 from .effects import Effect
 from .engine import Engine
+from .errors import OutputError
 from .frame_loop import results
-from .mask_files import OutputError, make_folder
-from .pipeline import Pipeline
+from .mask_files import make_folder
+from .pipeline import Pipeline, Shown
 from .recorder import Recorder, recording_name
 from .screenshots import save_screenshot
 from .selection import Selection
-from .tracking import PLAIN, TrackerSettings
+from .settings import Settings
+from .sources import parse_source
+from .tracking import TrackerSettings
 
 
 class RateMeter:
@@ -84,12 +86,11 @@ class Status:
 
 
 class LiveSession:
-    def __init__(self, engine: Engine, style: DrawStyle = None, tracking: TrackerSettings = None, shots_folder=".",
-                 loop=False,
+    def __init__(self, engine: Engine, settings: Settings = None, shots_folder=".", loop=False,
                  on_result=None, on_message=None, clock=time.monotonic, window=2.0):
         self.engine = engine
-        self.pipeline = Pipeline(engine, style or DrawStyle(), tracking)
-        self.steady_settings = tracking or TrackerSettings()  # what "steady" means, kept while it is off
+        self.settings = settings or Settings()
+        self.pipeline = Pipeline(engine, self.settings)
         self.shots_folder = shots_folder
         self.loop = loop
         self.on_result = on_result or (lambda result: None)
@@ -128,13 +129,13 @@ class LiveSession:
         self._inference.start()
 
     def _run_inference(self, capture, stop):
-        for result in results(capture.newest_frames(), self.pipeline):
+        for shown in results(capture.newest_frames(), self.pipeline):
             if stop.is_set():
                 break
             self.inference_rate.tick()
             with self._lock:
-                self._latest = result
-            self.on_result(result)
+                self._latest = shown
+            self.on_result(shown)
 
     def stop(self):
         self._stop.set()
@@ -167,18 +168,18 @@ class LiveSession:
         with self._lock:
             return self._latest
 
-    def shown(self, result, at=None):
-        """The view displayed this result: meters, latency, and the recording get it."""
+    def shown(self, shown: Shown, at=None):
+        """The view displayed this frame: meters, latency, and the recording get it."""
         now = self.clock() if at is None else at
-        self.last_shown = result
+        self.last_shown = shown
         self.shown_count += 1
         self.shown_rate.tick(now)
-        if result.captured_at is not None:
-            ms = (now - result.captured_at) * 1000
+        if shown.result.captured_at is not None:
+            ms = (now - shown.result.captured_at) * 1000
             self.latencies.append((now, ms))
             self.latency_log.append((now, ms))
         if self.recorder is not None:
-            self.recorder.add(result.overlay, now)
+            self.recorder.add(shown.picture, now)
             if self.recorder.error:
                 self.stop_recording()
 
@@ -191,50 +192,50 @@ class LiveSession:
         return Status(self.capture_rate.rate(), self.inference_rate.rate(), self.shown_rate.rate(),
                       lat[len(lat) // 2] if lat else None, self.engine.provider,
                       self.engine.model_path.rsplit("/", 1)[-1],
-                      len(self.last_shown.instances()) if self.last_shown else 0,
+                      len(self.last_shown.result) if self.last_shown else 0,
                       self.capture.status if self.capture else "no source", paused, self.recorder is not None,
-                      self.pipeline.effect.name, self.pipeline.selection.describe())
+                      self.settings.effect.name, self.settings.selection.describe())
 
     # -- user actions -------------------------------------------------------------------------------
     def pause(self, paused):
         if self.capture is not None:
             self.capture.pause(paused)
 
+    @property
+    def threshold(self):
+        """The score an instance needs to be shown now."""
+        return self.engine.score_threshold if self.settings.threshold is None else self.settings.threshold
+
     def set_threshold(self, value):
-        self.engine.score_threshold = float(value)
+        self.settings.threshold = float(value)
 
     def set_smoothing(self, on):
-        if self.pipeline.tracker:
-            self.pipeline.tracker.smoothing = bool(on)
+        self.settings.set_smoothing(on)
 
     @property
     def steady(self):
-        t = self.pipeline.tracker
-        return t is not None and t.settings != dataclasses.replace(PLAIN, smoothing=t.settings.smoothing)
+        return self.settings.steady
 
     def set_steady(self, on):
         """Steady instances (on: confirmation, persistence, weaker detections continuing tracks,
         merged parts, held edges, as set) or every detection shown as the graph gives it (off); the
         smoothing stays as it is."""
-        if self.pipeline.tracker:
-            smoothing = self.pipeline.tracker.settings.smoothing
-            self.set_tracking(dataclasses.replace(self.steady_settings if on else PLAIN, smoothing=smoothing))
+        self.settings.set_steady(on)
 
     def set_tracking(self, settings: TrackerSettings):
         """New tracker settings from the next frame; the tracks and their ids are kept."""
-        if self.pipeline.tracker:
-            self.pipeline.tracker.settings = settings.check()
+        self.settings.tracking = settings.check()
 
-    def set_refine_masks(self, on):
+    def set_refine(self, on):
         """Masks refined along the frame's edges (on) or as the graph gives them, from the next frame."""
-        self.engine.refine_masks = bool(on)
+        self.settings.refine = bool(on)
 
     @property
     def style(self):
-        return self.pipeline.style
+        return self.settings.style
 
     def set_effect(self, effect: Effect):
-        self.pipeline.effect = effect
+        self.settings.effect = effect
 
     def pick(self, x, y, add=False):
         """Keep only the instance at frame pixel (x, y) (add: toggle it among those kept); the
@@ -242,15 +243,14 @@ class LiveSession:
         shown = self.last_shown
         if shown is None:
             return 0
-        whole = shown.unselected or shown
-        track_id = whole.id_at(int(x), int(y))
+        track_id = shown.whole.id_at(int(x), int(y))
         if track_id:
-            self.pipeline.selection = self.pipeline.selection.toggled(track_id, add)
-            self._say(self.pipeline.selection.describe() or "showing all instances")
+            self.settings.selection = self.settings.selection.toggled(track_id, add)
+            self._say(self.settings.selection.describe() or "showing all instances")
         return track_id
 
     def clear_selection(self):
-        self.pipeline.selection = Selection(frozenset(), self.pipeline.selection.largest)
+        self.settings.selection = Selection(frozenset(), self.settings.selection.largest)
         self._say("showing all instances")
 
     def screenshot(self):
@@ -259,7 +259,7 @@ class LiveSession:
             self._say("nothing to capture yet")
             return None
         try:
-            paths = save_screenshot(self.shots_folder, self.last_shown)
+            paths = save_screenshot(self.shots_folder, self.last_shown.result, self.last_shown.picture)
         except OutputError as e:
             self._say(f"screenshot failed: {e}")
             return None
@@ -274,12 +274,12 @@ class LiveSession:
             return False
         try:
             make_folder(self.shots_folder, "recording folder")
-            h, w = self.last_shown.overlay.shape[:2]
+            h, w = self.last_shown.picture.shape[:2]
             self.recorder = Recorder(recording_name(self.shots_folder), w, h, clock=self.clock)
         except (OutputError, OSError) as e:
             self._say(f"cannot record: {e}")
             return False
-        self.recorder.add(self.last_shown.overlay)  # the picture on screen when recording starts
+        self.recorder.add(self.last_shown.picture)  # the picture on screen when recording starts
         self._say(f"recording to {self.recorder.path}")
         return True
 

@@ -7,13 +7,10 @@ import os
 import cv2
 
 from .results import Result
-from .video_io import disk_error, partial_path, write_target
+from .errors import OutputError, disk_error
+from .video_io import partial_path, write_target
 
 IMAGE_WRITE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
-
-
-class OutputError(Exception):
-    """One-line, user-facing reason why an output cannot be written."""
 
 
 def _replace_atomic(path, write):

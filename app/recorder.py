@@ -8,7 +8,8 @@ import time
 import av
 
 from .screenshots import unique_stem
-from .video_io import BackgroundWriter, VideoError, VideoWriter, disk_error
+from .errors import VideoError, disk_error
+from .video_io import BackgroundWriter, VideoWriter
 
 NOMINAL_RATE = 30  # the stream's nominal rate; actual frame times come from the clock
 

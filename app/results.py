@@ -1,7 +1,7 @@
 """One frame's result: the frame, its salient instances and the stage timings, and every way out
-of it (overlay, id mask, JSON/RLE records, cut-outs). The engine makes it, the tracker gives it
-ids, the pipeline draws it, and the video command, still images, mask files, screenshots, the live
-session and the GUI all read it. No Qt and no torch here.
+of it (id mask, JSON/RLE records, cut-outs). The engine makes it, the tracker gives it ids, the
+pipeline makes its masks and picks what is shown; the video command, still images, mask files,
+screenshots, the live session and the GUI read it. No Qt and no torch here.
 
 Shapes: N instances; frame (H, W, 3) uint8 BGR; boxes (N, 4) float32 x1 y1 x2 y2 in frame pixels;
 scores (N,) float32 best first; maps (N, h, w) float32 mask probabilities over the whole frame at
@@ -15,11 +15,11 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from contracts.masks import paste_probabilities, rle
-from contracts.refine import EdgeGuide
+from contracts.masks import MASK_CUT, rle
+from contracts.postprocess import Detections, instance_probabilities
 
 
-HOLD = 0.1  # the tracked masks' hysteresis about the 0.5 cut
+HOLD = 0.1  # the tracked masks' hysteresis about the mask cut
 
 
 @dataclass
@@ -44,8 +44,14 @@ class Instance:
                 "rle": rle(self.full_mask(frame_size))}
 
 
+PER_INSTANCE = ("boxes", "scores", "maps", "ids")  # one row per instance, all the same length
+
+
 @dataclass(eq=False)
 class Result:
+    """The instances of one frame: every per-instance field has one row per instance (checked), and
+    full-resolution masks, once made, have one too. Nothing about how it is shown lives here
+    (app.pipeline.Shown holds the picture and the selection)."""
     frame: np.ndarray
     boxes: np.ndarray
     scores: np.ndarray
@@ -56,11 +62,21 @@ class Result:
     time: Optional[float] = None                  # the frame's timestamp in its source, seconds
     captured_at: Optional[float] = None           # time.monotonic() when a live source delivered it
     name: Optional[str] = None                    # the source file of a still image
-    overlay: Optional[np.ndarray] = None          # the rendered frame (overlay or effect; BGRA for cut-outs)
-    unselected: Optional["Result"] = None         # before a Selection kept only some instances
     refine: bool = True                           # masks follow the frame's edges (contracts.refine)
-    previous: Optional[dict] = None               # track id -> its Instance on the last frame (the tracker's)
-    _instances: Optional[list] = field(default=None, repr=False)
+    _instances: Optional[list] = field(default=None, repr=False)  # one Instance per row, once made
+
+    def __post_init__(self):
+        n = len(self.scores)
+        shapes = {"boxes": (n, 4), "scores": (n,), "maps": (n,) + tuple(np.shape(self.maps)[1:]),
+                  "ids": (n,)}
+        for name in PER_INSTANCE:
+            value = getattr(self, name)
+            if value is None and name == "ids":
+                continue
+            if np.shape(value) != shapes[name] or (name == "maps" and np.ndim(value) != 3):
+                raise ValueError(f"Result.{name} has shape {np.shape(value)}; {n} instances need {shapes[name]}")
+        if self._instances is not None and len(self._instances) != n:
+            raise ValueError(f"Result has {len(self._instances)} masks for {n} instances")
 
     def __len__(self):
         return len(self.scores)
@@ -73,8 +89,17 @@ class Result:
         return self.ids if self.ids is not None else np.arange(1, len(self) + 1, dtype=np.int64)
 
     def replace(self, **changes):
-        """A new Result with some fields changed (full-resolution masks are recomputed)."""
+        """A new Result with some fields changed (full-resolution masks are made again)."""
         return dataclasses.replace(self, _instances=None, **changes)
+
+    def select(self, keep):
+        """The instances where keep (bool (N,) or indices) holds, in that order; every per-instance
+        field and the masks already made follow."""
+        keep = np.asarray(keep)
+        rows = np.flatnonzero(keep) if keep.dtype == bool else keep.astype(np.int64)
+        changes = {name: getattr(self, name)[rows] for name in PER_INSTANCE if getattr(self, name) is not None}
+        made = None if self._instances is None else [self._instances[i] for i in rows]
+        return dataclasses.replace(self, _instances=made, **changes)
 
     def id_at(self, x, y):
         """The id of the instance at frame pixel (x, y), or 0 (the highest score wins on overlaps)."""
@@ -87,41 +112,28 @@ class Result:
                 return inst.id
         return 0
 
-    def select(self, keep):
-        """The instances where keep (bool (N,) or indices) holds, everything else unchanged."""
-        keep = np.asarray(keep)
-        ids = None if self.ids is None else self.ids[keep]
-        return self.replace(boxes=self.boxes[keep], scores=self.scores[keep], maps=self.maps[keep], ids=ids)
-
     def instances(self):
-        """Full-resolution masks inside each box (computed once); empty masks are left out."""
+        """One full-resolution Instance per row, its mask inside its box (made once; see with_masks)."""
         if self._instances is None:
-            out = []
-            guide = EdgeGuide(self.frame, self.maps.shape[1:]) if self.refine and len(self) else None
-            for i, track_id in enumerate(self.track_ids()):
-                x0, y0, prob = paste_probabilities(self.maps[i], self.boxes[i], self.frame_size, guide)
-                crop = self._cut(int(track_id), x0, y0, prob)
-                if crop.any():
-                    out.append(Instance(int(track_id), float(self.scores[i]), self.boxes[i], x0, y0, crop))
-            self._instances = out
+            self._instances = self._cut_masks()
         return self._instances
 
-    def _cut(self, track_id, x0, y0, prob):
-        """The mask from its probabilities: above 0.5; for a tracked instance with a hysteresis of
-        HOLD, so that a pixel that sensor noise moves about the cut keeps the state it had."""
-        mask = prob > 0.5
-        before = self.previous.get(track_id) if self.previous else None
-        if before is None or not mask.size:
-            return mask
-        was = np.zeros_like(mask)
-        h, w = mask.shape
-        bh, bw = before.mask.shape
-        ox0, oy0 = max(x0, before.x0), max(y0, before.y0)
-        ox1, oy1 = min(x0 + w, before.x0 + bw), min(y0 + h, before.y0 + bh)
-        if ox1 > ox0 and oy1 > oy0:
-            was[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = before.mask[oy0 - before.y0:oy1 - before.y0,
-                                                                    ox0 - before.x0:ox1 - before.x0]
-        return np.where(np.abs(prob - 0.5) <= HOLD, was, mask)
+    def with_masks(self, held=None):
+        """This result with its full-resolution masks made, the instances whose mask is empty left
+        out (ids kept as they were). held: track id -> its Instance on the last frame, for the
+        tracker's still objects: a pixel whose probability lies within HOLD of the cut keeps the
+        state it had there, so that sensor noise does not move the edge."""
+        made = self._cut_masks(held)
+        full = dataclasses.replace(self, ids=self.track_ids(), _instances=made) if self.ids is None and \
+            not all(i.mask.any() for i in made) else dataclasses.replace(self, _instances=made)
+        return full.select(np.array([i.mask.any() for i in made], bool)) if len(made) else full
+
+    def _cut_masks(self, held=None):
+        found = Detections(self.boxes, self.scores, self.maps)
+        probs = instance_probabilities(found, self.frame, self.refine) if len(self) else []
+        return [Instance(int(track_id), float(self.scores[i]), self.boxes[i], x0, y0,
+                         _cut(prob, x0, y0, held.get(int(track_id)) if held else None))
+                for i, (track_id, (x0, y0, prob)) in enumerate(zip(self.track_ids(), probs))]
 
     def id_mask(self):
         """uint16 (H, W): pixel = instance id, 0 = background; higher scores win where masks overlap."""
@@ -144,3 +156,20 @@ class Result:
             cut[..., 3] = inst.mask.astype(np.uint8) * 255
             out.append((inst, cut))
         return out
+
+
+def _cut(prob, x0, y0, before=None):
+    """The mask from its probabilities: above the cut; with a hysteresis of HOLD about it where
+    the instance's mask on the last frame (before) is given."""
+    mask = prob > MASK_CUT
+    if before is None or not mask.size:
+        return mask
+    was = np.zeros_like(mask)
+    h, w = mask.shape
+    bh, bw = before.mask.shape
+    ox0, oy0 = max(x0, before.x0), max(y0, before.y0)
+    ox1, oy1 = min(x0 + w, before.x0 + bw), min(y0 + h, before.y0 + bh)
+    if ox1 > ox0 and oy1 > oy0:
+        was[oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = before.mask[oy0 - before.y0:oy1 - before.y0,
+                                                                ox0 - before.x0:ox1 - before.x0]
+    return np.where(np.abs(prob - MASK_CUT) <= HOLD, was, mask)

@@ -22,8 +22,9 @@ def unique_stem(folder, prefix="s4net"):
     return candidate
 
 
-def save_screenshot(folder, result: Result):
-    """Writes every file of one screenshot; returns the list of paths (OutputError on failure)."""
+def save_screenshot(folder, result: Result, picture=None):
+    """Writes every file of one screenshot (picture: what was on screen; None: the plain frame);
+    returns the list of paths (OutputError on failure)."""
     make_folder(folder, "screenshot folder")
     stem = unique_stem(folder)
     paths = []
@@ -33,7 +34,7 @@ def save_screenshot(folder, result: Result):
         write_image_atomic(path, image)
         paths.append(path)
 
-    put("overlay", result.overlay if result.overlay is not None else result.frame)
+    put("overlay", picture if picture is not None else result.frame)
     put("frame", result.frame)
     records = []
     for inst, cut in result.cutouts():

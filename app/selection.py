@@ -17,7 +17,7 @@ class Selection:
         return bool(self.ids or self.largest)
 
     def apply(self, result: Result) -> Result:
-        """The result with only the chosen instances; `result.unselected` keeps the whole one."""
+        """The result with only the chosen instances."""
         if not self.active():
             return result
         keep = np.ones(len(result), bool)
@@ -28,9 +28,7 @@ class Selection:
             area[~keep] = -1
             keep = np.zeros(len(result), bool)
             keep[np.argsort(-area, kind="stable")[:self.largest]] = True
-        chosen = result.select(keep)
-        chosen.unselected = result
-        return chosen
+        return result.select(keep)
 
     def toggled(self, track_id, add):
         """The selection after a click on track_id (add: Ctrl held, toggles it among the chosen)."""

@@ -227,10 +227,9 @@ class Tracker:
                 del self.tracks[t]  # a tentative track must be seen on consecutive frames
         self._start_tracks(boxes, maps, scores, ids, result.frame_size, show)
         self._merge_parts(result.frame_size)
-        return self._shown(result)
+        return self._tracked(result)
 
     def _visible(self):
-        s = self.settings
         return [t for t, k in self.tracks.items() if k.confirmed and not k.part_of and k.missing <= self._persist(k)]
 
     def _persist(self, track):
@@ -312,15 +311,23 @@ class Tracker:
             if holder and (track.inside >= s.merge_frames or not track.shown):
                 track.part_of, track.inside = int(holder), 0
 
-    def _shown(self, result: Result) -> Result:
-        # the masks of still objects on the last frame, where they were made: their edges are held
-        # against sensor noise (Result's hysteresis); a moving object's edges follow it at once
-        last = self._last
-        previous = {i.id: i for i in last._instances if i.id in self.tracks and self.tracks[i.id].still >= HOLD_STILL} \
-            if last is not None and last._instances is not None and last.frame_size == result.frame_size \
-            and self.settings.smoothing and self.settings.hold_edges else None
-        self._last = result = self._tracked(result).replace(previous=previous)
+    def shown(self, detections: Result, show_threshold: Optional[float] = None) -> Result:
+        """update, then the shown instances' full-resolution masks (still objects' edges held),
+        remembered for the next frame: what the pipeline does when nothing is selected."""
+        result = self.update(detections, show_threshold)
+        result = result.with_masks(self.held_edges(result))
+        self.remember(result)
         return result
+
+    def held_edges(self, result: Result):
+        """Track id -> its Instance on the last shown frame, for the still objects whose mask edges
+        are held against sensor noise on this one (Result.with_masks); a moving object's edges follow
+        it at once. None when nothing is held."""
+        last, s = self._last, self.settings
+        if last is None or last._instances is None or last.frame_size != result.frame_size \
+                or not (s.smoothing and s.hold_edges):
+            return None
+        return {i.id: i for i in last.instances() if i.id in self.tracks and self.tracks[i.id].still >= HOLD_STILL}
 
     def _tracked(self, result: Result) -> Result:
         shown = sorted(self._visible(), key=lambda t: -self.tracks[t].score)

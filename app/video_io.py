@@ -1,7 +1,6 @@
-"""Video files in and out, with per-frame timestamps (PyAV, FFmpeg's libraries).
+"""Video files out, with per-frame timestamps (PyAV, FFmpeg's libraries); reading is app/sources.py.
 
-Reader: BGR frames with their presentation time, so variable-frame-rate input (phones, screen
-recordings) keeps its timing. Writer: one output frame per input frame at the input frame's own
+One output frame per input frame at the input frame's own
 timestamp, the input's audio track interleaved (copied when the container can hold it, else
 re-encoded) and cut where the video ends, odd sizes padded by one edge pixel (never stretched),
 written to a hidden temporary file that is renamed into place only when finalised.
@@ -9,21 +8,18 @@ written to a hidden temporary file that is renamed into place only when finalise
 Output by extension: .mp4 .m4v .mov .mkv: H.264 yuv420p; .webm: VP9. With alpha (BGRA frames,
 the cut-out effect): .webm: VP9 yuva420p; .mov: ProRes 4444 (yuva444p10le).
 """
-import errno
-import math
 import os
 import queue
 import secrets
-import struct
 import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Optional
 
 import av
-import cv2
 import numpy as np
+
+from .errors import VideoError, disk_error
 
 
 @dataclass(frozen=True)
@@ -47,178 +43,6 @@ CODEC_SETTINGS = {
     "libvpx-vp9": ("yuv420p", {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}),
     "prores_ks": ("yuva444p10le", {"profile": "4", "vendor": "apl0"}),
 }
-
-
-class VideoError(Exception):
-    """One-line, user-facing problem with a video file."""
-
-
-@dataclass
-class Frame:
-    """One decoded picture from any source."""
-    image: np.ndarray                    # (H, W, 3) uint8 BGR
-    index: int                           # 0-based position in the source
-    time: Optional[float] = None         # presentation time in seconds (None for stills)
-    captured_at: Optional[float] = None  # time.monotonic() when a live source delivered it
-    decode_ms: Optional[float] = None    # time to read it, when the source measured it itself
-    name: Optional[str] = None           # the file of a still image
-
-
-def first_line(e):
-    s = str(e).strip()
-    return s.splitlines()[-1][:200] if s else type(e).__name__
-
-
-def disk_error(e):
-    """A write failure a user can act on (disk full, file too large, no permission), in words."""
-    code = getattr(e, "errno", None)
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        return "disk full"
-    if code == errno.EFBIG:
-        return "file too large for this disk (or over the size limit)"
-    return first_line(e)
-
-
-def read_image_file(path):
-    """A picture file as BGR (H, W, 3) uint8, or None when it is not one. The bytes are read by
-    Python and decoded in memory: OpenCV's own file functions crash on names that are not UTF-8."""
-    try:
-        data = np.fromfile(path, np.uint8)
-    except OSError:
-        return None
-    if not data.size:
-        return None
-    # a broken file is reported by the caller in one line: OpenCV's own "[ WARN ...]" lines are not
-    log = cv2.utils.logging
-    level = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)
-    try:
-        return cv2.imdecode(data, cv2.IMREAD_COLOR)
-    finally:
-        log.setLogLevel(level)
-
-
-def shown_name(path):
-    """A path as it can be printed: bytes that are not UTF-8 shown as \\xNN."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def display_transform(matrix):
-    """What turns a decoded picture upright, as players show it, from the stream's display matrix
-    (nine 16.16 fixed-point numbers; None: none): a function of an (H, W, ...) array, and whether
-    it swaps width and height. The same decisions as ffmpeg's autorotate (fftools), so the frames
-    are what ffmpeg and players show."""
-    if matrix is None:
-        return None, False
-    m = [v / 65536 for v in matrix[:6]]
-    s0, s1 = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
-    if not s0 or not s1:
-        return None, False
-    theta = round(math.degrees(math.atan2(m[1] / s1, m[0] / s0)))
-    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
-    if abs(theta - 90) < 1:
-        if m[3] > 0:
-            return (lambda a: np.ascontiguousarray(np.rot90(a, 1)[::-1])), True   # counter-clockwise, flipped
-        return (lambda a: np.ascontiguousarray(np.rot90(a, -1))), True            # clockwise
-    if abs(theta - 270) < 1:
-        if m[3] < 0:
-            return (lambda a: np.ascontiguousarray(np.rot90(a, -1)[::-1])), True  # clockwise, flipped
-        return (lambda a: np.ascontiguousarray(np.rot90(a, 1))), True             # counter-clockwise
-    if abs(theta - 180) < 1:
-        h, v = m[0] < 0, m[4] < 0
-    elif abs(theta) < 1:
-        h, v = False, m[4] < 0
-    else:
-        return None, False  # an odd angle: left as decoded
-    if not h and not v:
-        return None, False
-    return (lambda a: np.ascontiguousarray(a[::-1 if v else 1, ::-1 if h else 1])), False
-
-
-def display_matrix(path):
-    """The first video frame's display matrix (9 int32), or None."""
-    try:
-        with av.open(path) as c:
-            for frame in c.decode(c.streams.video[0]):
-                for sd in frame.side_data:
-                    if getattr(sd.type, "name", "") == "DISPLAYMATRIX":
-                        return struct.unpack("<9i", bytes(sd)[:36])
-                return None
-    except (av.FFmpegError, OSError, ValueError, StopIteration):
-        return None
-    return None
-
-
-class VideoReader:
-    """Iterates Frames, upright as players show them (a phone's rotation and flips applied).
-    After iteration, `error` says why it stopped early, if it did."""
-
-    def __init__(self, path):
-        if not os.path.exists(path):
-            raise VideoError(f"input not found: {path}")
-        if not os.path.isfile(path):
-            raise VideoError(f"input is not a file: {path}")
-        self.path = path
-        try:
-            self.container = av.open(path)
-        except (av.FFmpegError, OSError, ValueError) as e:
-            raise VideoError(f"{path} is not a readable video ({first_line(e)})") from None
-        if not self.container.streams.video:
-            kinds = sorted({s.type for s in self.container.streams})
-            self.container.close()
-            raise VideoError(f"{path} has no video stream" + (f" (only {', '.join(kinds)})" if kinds else ""))
-        videos = list(self.container.streams.video)
-        self.stream = v = next((s for s in videos if s.disposition & av.stream.Disposition.default), videos[0])
-        # what a user should know about how the file is read (the command line prints these)
-        self.notes = [f"{path} has {len(videos)} video streams: using stream {v.index}"
-                      f"{' (marked default)' if v.disposition & av.stream.Disposition.default else ''}, "
-                      f"{v.codec_context.width}x{v.codec_context.height}"] if len(videos) > 1 else []
-        v.thread_type = "AUTO"
-        self.width, self.height = v.codec_context.width, v.codec_context.height
-        if not self.width or not self.height:
-            raise VideoError(f"{path} has a video stream without a picture size")
-        self.upright, swap = display_transform(display_matrix(path))
-        if swap:
-            self.width, self.height = self.height, self.width
-        self.rate = v.average_rate or v.guessed_rate or Fraction(30)
-        self.time_base = v.time_base or Fraction(1, 90000)
-        self.audio = self.container.streams.audio[0] if self.container.streams.audio else None
-        # the video stream's own length: a longer audio track must not make frames look missing
-        duration = float(v.duration * v.time_base) if v.duration else None
-        self.duration = duration
-        self.expected_frames = v.frames or (int(round(duration * float(self.rate))) if duration else None)
-        self.frames_read = 0
-        self.end_time = 0.0    # end of the last frame read, seconds from the stream's start
-        self.error = None
-
-    @property
-    def start_time(self):
-        v = self.stream
-        return float(v.start_time * v.time_base) if v.start_time is not None else 0.0
-
-    def __iter__(self):
-        start = self.start_time
-        step = 1.0 / float(self.rate)
-        last = None
-        try:
-            for frame in self.container.decode(self.stream):
-                t = float(frame.time) - start if frame.time is not None else (0.0 if last is None else last + step)
-                if last is not None and t <= last:  # broken or repeated timestamps: keep order, keep every frame
-                    t = last + step / 4
-                last = t
-                image = frame.to_ndarray(format="bgr24")
-                if self.upright is not None:
-                    image = self.upright(image)
-                self.end_time = t + step
-                yield Frame(image, self.frames_read, t)
-                self.frames_read += 1
-        except (av.FFmpegError, OSError, ValueError) as e:
-            self.error = first_line(e)
-        if self.error is None and self.expected_frames and self.frames_read < self.expected_frames - 2:
-            self.error = f"decoding ended after {self.frames_read} of about {self.expected_frames} frames"
-
-    def close(self):
-        self.container.close()
 
 
 NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, APFS)
@@ -359,6 +183,9 @@ class VideoWriter:
         except (av.FFmpegError, OSError) as e:
             self.discard()
             raise VideoError(f"cannot write {out_path}: {disk_error(e)}") from None
+        # what a user should know about how the file is written (the command line prints these)
+        self.notes = [f"the audio's channels were mixed down to {self.audio.layout}: the output format's encoder "
+                      f"does not take the input's layout"] if self.audio is not None and self.audio.downmixed else []
         self._last_pts = -1
         self.end_time = 0.0
         self.write_ms = []  # encode + mux time per frame (measured here: the caller may be another thread)

@@ -12,16 +12,14 @@ default threshold; a peer graph gets the same frame as float32 NCHW RGB in 0..1
 import argparse
 import os
 import statistics
-import sys
 import time
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from app.video_io import VideoReader  # noqa: E402
-from benchmarks.common import SAMPLE  # noqa: E402
-from contracts import graph as G  # noqa: E402
+from app.sources import VideoReader
+from benchmarks.common import SAMPLE
+from contracts import graph as G
 
 
 def session(path, threads):

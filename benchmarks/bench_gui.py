@@ -7,14 +7,12 @@ memory over time (to show it stays flat).
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.common import scaled_sample  # noqa: E402
+from benchmarks.common import scaled_sample
 
 
 def rss_mb():
@@ -41,8 +39,9 @@ def main(argv=None):
     app = QApplication([])
     engine = Engine(device=a.device)
     from app.tracking import PLAIN, TrackerSettings
+    from app.settings import Settings
     win = MainWindow(engine, clip, loop=True, shots=tempfile.mkdtemp(), scan_cameras=False,
-                     tracking=PLAIN if a.tracker == "plain" else TrackerSettings())
+                     settings=Settings(tracking=PLAIN if a.tracker == "plain" else TrackerSettings()))
     win.show()
     print(f"platform {app.platformName()}, source {w}x{h} looping at its 25 fps, {engine.describe()}, "
           f"{a.tracker} tracker")

@@ -15,16 +15,15 @@ merged parts), on the same detections in one run:
 """
 import argparse
 import os
-import sys
 import tempfile
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from app.engine import Engine  # noqa: E402
-from app.tracking import PLAIN, Tracker, TrackerSettings  # noqa: E402
-from app.video_io import VideoReader, VideoWriter  # noqa: E402
+from app.engine import Engine
+from app.tracking import PLAIN, Tracker, TrackerSettings
+from app.sources import VideoReader
+from app.video_io import VideoWriter
 
 # photos a webcam could see, from sets the model is not validated on by DAVIS sequence: a swan, people
 # in a street, a portrait, full-body people, animals and objects
@@ -90,7 +89,7 @@ def stability(detections, settings, show_threshold):
     counts, ids, flicker = 0, 0, []
     prev = None
     for det in detections:
-        shown = tracker.update(det, show_threshold)
+        shown = tracker.shown(det, show_threshold)
         now = (len(shown), frozenset(shown.track_ids().tolist()), foreground(shown))
         if prev is not None:
             counts += now[0] != prev[0]

@@ -14,17 +14,15 @@ measured on what is shown, as the app shows it (full-resolution masks, refined a
 """
 import argparse
 import os
-import sys
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from app.engine import Engine  # noqa: E402
-from app.tracking import PLAIN, Tracker, TrackerSettings, binary_maps, mask_iou  # noqa: E402
-from app.video_io import VideoReader  # noqa: E402
-from benchmarks.common import SAMPLE  # noqa: E402
-from model.splits import davis_val_sequences  # noqa: E402
+from app.engine import Engine
+from app.tracking import PLAIN, Tracker, TrackerSettings, binary_maps, mask_iou
+from app.sources import VideoReader
+from benchmarks.common import SAMPLE
+from model.splits import davis_val_sequences
 
 SETTINGS = {"plain (one threshold, no confirmation)": PLAIN, "default": TrackerSettings()}
 
@@ -35,7 +33,7 @@ def track(detections, settings, show_threshold, truths=None):
     switches, duplicates, js = 0, 0, []
     prev = None
     for k, det in enumerate(detections):
-        shown = tracker.update(det, show_threshold)
+        shown = tracker.shown(det, show_threshold)
         grid = binary_maps(shown.boxes, shown.maps, shown.frame_size)
         ids = shown.track_ids()
         if prev is not None and len(grid) and len(prev[0]):

@@ -15,13 +15,11 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from app.cli import build_parser  # noqa: E402
-from app.effects import Effect  # noqa: E402
-from app.engine import Engine, EngineError  # noqa: E402
-from app.video_cli import run_video  # noqa: E402
-from app.video_io import VideoReader  # noqa: E402
-from benchmarks.common import scaled_sample  # noqa: E402
+
+from app.engine import Engine, EngineError
+from app.cli import main as command_line
+from app.sources import VideoReader
+from benchmarks.common import scaled_sample
 
 
 def bench_graph(engine, frame, runs):
@@ -61,12 +59,9 @@ def main(argv=None):
     for label, (n, med, p95) in bench_graph(engine, frame, a.runs).items():
         print(f"bare graph, {label:<12} ({n} instances): median {med:6.1f} ms, p95 {p95:6.1f} ms")
     if not a.skip_video:
-        # the command line's own parser, so every setting the command reads is there
-        args = build_parser().parse_args(["--video", clip, "--out", os.path.join(tmp, "out.mp4"),
-                                          "--device", a.device] + (["--model", a.model] if a.model else []))
-        args.effect = Effect()
         print("video command, 854x480, 132 frames:")
-        run_video(args)
+        command_line(["--video", clip, "--out", os.path.join(tmp, "out.mp4"), "--device", a.device]
+                     + (["--model", a.model] if a.model else []))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from pycocotools import mask as mask_utils
 
 from .refine import EdgeGuide, sample_grid
 
+MASK_CUT = 0.5  # a pixel belongs to an instance where its probability is above this
+
 
 def box_window(box, frame_size):
     """Integer pixel window (x0, y0, x1, y1) of a float box, clipped to the frame."""
@@ -35,7 +37,7 @@ def paste_probabilities(prob_map, box, frame_size, guide=None):
     return x0, y0, sample_grid(np.asarray(prob_map, np.float32), mw / w, mh / h, x0, y0, (x1 - x0, y1 - y0))
 
 
-def tighten_boxes(boxes, maps, frame_size, threshold=0.5):
+def tighten_boxes(boxes, maps, frame_size, threshold=MASK_CUT):
     """Each box (N,4, frame pixels) shrunk to the extent its mask can reach, the same masks
     (paste_mask gives the same pixels in the tighter box). The graph returns mask *windows*,
     loose by design (NetConfig.mask_box_expand); users, the tracker and every paste want the object's
@@ -63,7 +65,7 @@ def tighten_boxes(boxes, maps, frame_size, threshold=0.5):
     return np.where(cols.any(1)[:, None], tight, boxes).astype(boxes.dtype)
 
 
-def paste_mask(prob_map, box, frame_size, threshold=0.5, guide=None):
+def paste_mask(prob_map, box, frame_size, threshold=MASK_CUT, guide=None):
     """Full-resolution boolean mask of one instance, only inside its box: (x0, y0, bool crop).
     guide: the frame, to refine the mask along its edges (see paste_probabilities)."""
     x0, y0, crop = paste_probabilities(prob_map, box, frame_size, guide)

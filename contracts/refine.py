@@ -20,7 +20,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RefineSettings:
-    """Chosen on DAVIS *training* sequences (docs/mask_refine_search.py and .json)."""
+    """Chosen on DAVIS *training* sequences (tools/mask_refine_search.py; results in docs/results/)."""
     radius_cells: float = 2.5      # the filter's window radius, in mask grid cells
     eps: float = 3e-5              # colour variance (0..1 scale) below which a window counts as flat
     work_px_per_cell: float = 6    # the fit is applied where a cell spans this many pixels

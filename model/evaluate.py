@@ -16,7 +16,6 @@ import os
 import sys
 from collections import defaultdict
 
-import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
@@ -24,8 +23,8 @@ from pycocotools.cocoeval import COCOeval
 from tqdm import tqdm
 
 from contracts import graph as G
-from contracts.masks import paste_mask, rle, tighten_boxes  # the app's own mask pasting: evaluation sees what users see
-from contracts.refine import DEFAULT as REFINE_DEFAULT, EdgeGuide
+from contracts.masks import MASK_CUT, rle
+from contracts.postprocess import graph_input, instance_masks, to_frame  # the app's own: evaluation sees what users see
 
 from . import formats
 from .instance_metrics import image_counts, summarise, touching_pairs
@@ -120,25 +119,17 @@ class CentreBoxBaseline:
         return box, np.ones(1, np.float32), np.ones((1, s // 8, s // 8), np.float32)
 
 
-def predict_full_res(predictor, image, threshold, mask_threshold=0.5, refine=True):
-    """Run at the network size, then masks back to the image size inside each box, as the app's
-    engine and Result do it: boxes tightened to their masks, masks refined along the image's edges
-    (refine=False: the graph's masks as they are; a contracts.refine.RefineSettings: refined so)."""
-    h, w = image.shape[:2]
+def predict_full_res(predictor, image, threshold, mask_threshold=MASK_CUT, refine=True):
+    """Masks and scores as the app's engine and Result make them (contracts.postprocess): boxes
+    tightened to their masks, masks refined along the image's edges (refine=False: the graph's masks
+    as they are; a contracts.refine.RefineSettings: refined so)."""
     s = predictor.size
-    small = cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA)
-    boxes, scores, maps = predictor(small, threshold)
-    boxes = tighten_boxes(boxes * np.array([w / s, h / s, w / s, h / s], np.float32), maps, (h, w), mask_threshold)
-    masks = np.zeros((len(scores), h, w), bool)
-    settings = refine if not isinstance(refine, bool) else REFINE_DEFAULT
-    guide = EdgeGuide(image, maps.shape[1:], settings) if refine and len(scores) else None
-    for i in range(len(scores)):
-        x0, y0, crop = paste_mask(maps[i], boxes[i], (h, w), mask_threshold, guide)
-        masks[i, y0:y0 + crop.shape[0], x0:x0 + crop.shape[1]] = crop
-    return masks, scores
+    boxes, scores, maps = predictor(graph_input(image, s)[0], threshold)
+    found = to_frame(boxes, scores, maps, image.shape[:2], s, mask_cut=mask_threshold)
+    return instance_masks(found, image, refine, mask_threshold), found.scores
 
 
-def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_threshold=0.5, progress=True,
+def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_threshold=MASK_CUT, progress=True,
              refine=True):
     """mask_threshold: where the masks are cut (the app cuts at 0.5; model.calibrate tries others).
     refine: masks refined along the image's edges, as the app shows them (contracts.refine)."""

@@ -15,7 +15,7 @@ from app.drawing import DrawStyle
 from app.effects import Effect, blurred, foreground_alpha, render
 from app.pipeline import Pipeline
 from app.selection import Selection
-from app.video_io import VideoReader
+from app.sources import VideoReader
 from conftest import ROOT, SAMPLE, frame_times, run_main
 
 STYLE = DrawStyle()
@@ -165,18 +165,18 @@ def test_a_picked_instance_is_followed_by_its_track_id(engine_cpu):
     for f in frames[:4]:
         pipe.process(f)
     frames = frames[4:]
-    first = pipe.process(frames[0])
+    first = pipe.process(frames[0]).result
     assert len(first.instances()) >= 2
     # not simply the best one; the second (the weakest can be a flickering part-box)
     target = sorted(first.instances(), key=lambda i: -i.score)[1]
     ys, xs = np.nonzero(first.id_mask() == target.id)
     picked = first.id_at(int(xs[len(xs) // 2]), int(ys[len(ys) // 2]))
     assert picked == target.id
-    pipe.selection = Selection().toggled(picked, add=False)
+    pipe.settings.selection = Selection().toggled(picked, add=False)
     kept = [pipe.process(f) for f in frames[1:]]
-    assert all(set(r.track_ids().tolist()) <= {picked} for r in kept)
-    assert all(r.track_ids().tolist() == [picked] for r in kept[:3])  # followed, not lost at once
-    assert all(r.unselected is not None and len(r.unselected) > len(r) for r in kept)
+    assert all(set(s.result.track_ids().tolist()) <= {picked} for s in kept)
+    assert all(s.result.track_ids().tolist() == [picked] for s in kept[:3])  # followed, not lost at once
+    assert all(len(s.whole) > len(s.result) for s in kept)  # the others are still found, not shown
 
 
 def test_readme_api_example_runs_as_written(tmp_path):

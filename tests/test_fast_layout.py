@@ -156,7 +156,7 @@ def test_warm_start_from_the_second_models_layout(tmp_path, davis_frame):
 
 
 def _sample_frames(n_every=40):
-    from app.video_io import VideoReader
+    from app.sources import VideoReader
     from conftest import SAMPLE
     return [cv2.resize(f.image, (320, 320), interpolation=cv2.INTER_AREA) for f in VideoReader(SAMPLE)
             if f.index % n_every == 0]

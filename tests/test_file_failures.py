@@ -288,7 +288,7 @@ def test_the_live_session_plays_a_file_whose_name_is_not_utf8(engine_cpu, tmp_pa
         deadline = time.time() + 60
         while time.time() < deadline and len(shown) < 3:
             time.sleep(0.1)
-        assert len(shown) >= 3 and shown[0].instances()
+        assert len(shown) >= 3 and shown[0].result.instances()
         s.status().text().encode("utf-8")  # the status bar can show the name
     finally:
         s.close()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.pipeline import Pipeline
-from app.video_io import VideoReader
+from app.sources import VideoReader
 from conftest import ROOT, SAMPLE
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "bunny")
@@ -28,10 +28,10 @@ def bunny_masks():
 def shown_on_fixture_frames(engine_cpu):
     """frame index -> (share of the frame shown outside the bunny, instances lying mostly on it)."""
     bunny = bunny_masks()
-    pipeline = Pipeline(engine_cpu, render=False)  # the video command's tracker and masks
+    pipeline = Pipeline(engine_cpu, draw_now=False)  # the video command's tracker and masks
     out = {}
     for frame in VideoReader(SAMPLE):
-        result = pipeline.process(frame.image, index=frame.index)
+        result = pipeline.process(frame.image, index=frame.index).result
         if frame.index in bunny:
             truth = bunny[frame.index]
             shown = np.zeros(result.frame_size, bool)

@@ -9,6 +9,7 @@ from PyQt5.QtCore import Qt
 
 from app.engine import Engine
 from app.gui import MainWindow
+from app.settings import Settings
 from app.tracking import TrackerSettings
 from conftest import probe
 
@@ -22,7 +23,7 @@ def engine():
 def window(qtbot, engine, clip_with_audio, tmp_path):
     engine.score_threshold = 0.5
     w = MainWindow(engine, clip_with_audio, loop=True, shots=str(tmp_path / "shots"),
-                   tracking=TrackerSettings(smoothing=False),
+                   settings=Settings(tracking=TrackerSettings(smoothing=False)),
                    scan_cameras=False)
     qtbot.addWidget(w)
     w.show()
@@ -33,9 +34,9 @@ def window(qtbot, engine, clip_with_audio, tmp_path):
 def test_frames_reach_the_view_with_overlays(qtbot, window):
     qtbot.waitUntil(lambda: window.session.shown_count >= 5, timeout=60000)
     assert not window.view.pixmap().isNull()
-    r = window.session.last_shown
-    assert r.instances(), "the clip's elephant should be found"
-    assert (r.overlay != r.frame).any()
+    shown = window.session.last_shown
+    assert shown.result.instances(), "the clip's elephant should be found"
+    assert (shown.picture != shown.result.frame).any()
     window.update_status()
     status = window.status.text()
     assert "CPUExecutionProvider" in status and "fps" in status and "latency" in status and "instances" in status
@@ -52,11 +53,11 @@ def test_space_pauses_the_file_and_the_status_says_so(qtbot, window):
 
 
 def test_screenshot_writes_every_file_and_matches_the_engine(qtbot, window, engine):
-    qtbot.waitUntil(lambda: bool(window.session.last_shown and window.session.last_shown.instances()),
+    qtbot.waitUntil(lambda: bool(window.session.last_shown and window.session.last_shown.result.instances()),
                     timeout=60000)
     window.pause_btn.setChecked(True)
     qtbot.wait(300)
-    result = window.session.last_shown
+    result = window.session.last_shown.result
     paths = window.screenshot()
     names = [os.path.basename(p) for p in paths]
     assert any(n.endswith("_overlay.png") for n in names) and any(n.endswith("_frame.png") for n in names)
@@ -146,9 +147,9 @@ def test_click_keeps_one_instance_ctrl_click_adds_and_esc_shows_all(qtbot, engin
     w.show()
     s = w.session
     try:
-        qtbot.waitUntil(lambda: s.last_shown is not None and len(s.last_shown.instances()) >= 2, timeout=60000)
+        qtbot.waitUntil(lambda: s.last_shown is not None and len(s.last_shown.result) >= 2, timeout=60000)
         w.pause_btn.setChecked(True)
-        shown = s.last_shown
+        shown = s.last_shown.result
         insts = sorted(shown.instances(), key=lambda i: i.score)
         ids = shown.id_mask()
 
@@ -157,19 +158,19 @@ def test_click_keeps_one_instance_ctrl_click_adds_and_esc_shows_all(qtbot, engin
             k = len(xs) // 2
             qtbot.mouseClick(w.view, Qt.LeftButton, modifier, widget_point(w.view, xs[k], ys[k]))
         click(insts[0])
-        assert s.pipeline.selection.ids == {insts[0].id}
+        assert s.settings.selection.ids == {insts[0].id}
         w.update_status()
         assert f"keeping #{insts[0].id}" in w.status.text()
         click(insts[1], Qt.ControlModifier)
-        assert s.pipeline.selection.ids == {insts[0].id, insts[1].id}
+        assert s.settings.selection.ids == {insts[0].id, insts[1].id}
         click(insts[1], Qt.ControlModifier)
-        assert s.pipeline.selection.ids == {insts[0].id}
+        assert s.settings.selection.ids == {insts[0].id}
         w.pause_btn.setChecked(False)
         n = s.shown_count
         qtbot.waitUntil(lambda: s.shown_count > n + 3, timeout=60000)
-        assert set(s.last_shown.track_ids().tolist()) <= {insts[0].id}
+        assert set(s.last_shown.result.track_ids().tolist()) <= {insts[0].id}
         qtbot.keyClick(w, Qt.Key_Escape)
-        assert not s.pipeline.selection.active()
+        assert not s.settings.selection.active()
     finally:
         w.close()
 
@@ -178,37 +179,40 @@ def test_e_switches_the_effect_and_the_picture_follows(qtbot, window):
     s = window.session
     qtbot.waitUntil(lambda: s.shown_count >= 2, timeout=60000)
     qtbot.keyClick(window, Qt.Key_E)
-    assert s.pipeline.effect.name == "blur" and window.effect_box.currentText() == "blur"
+    assert s.settings.effect.name == "blur" and window.effect_box.currentText() == "blur"
     n = s.shown_count
     qtbot.waitUntil(lambda: s.shown_count > n + 2, timeout=60000)
-    r = s.last_shown
+    r = s.last_shown.result
     inside = cv2.erode((r.id_mask() > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
-    assert inside.any() and (r.overlay[inside] == r.frame[inside]).all()   # the object itself is untouched
+    assert inside.any() and (s.last_shown.picture[inside] == r.frame[inside]).all()   # the object itself is untouched
     window.update_status()
     assert "effect blur" in window.status.text()
 
 
 def test_g_switches_between_refined_and_raw_masks_from_the_next_frame(qtbot, window, engine):
     qtbot.waitUntil(lambda: window.session.shown_count >= 2, timeout=60000)
-    assert window.edges.isChecked() and window.session.last_shown.refine
+    assert window.edges.isChecked() and window.session.last_shown.result.refine
     try:
         qtbot.keyClick(window, Qt.Key_G)
-        assert not window.edges.isChecked() and engine.refine_masks is False
+        assert not window.edges.isChecked() and window.settings.refine is False
         shown = window.session.shown_count
         qtbot.waitUntil(lambda: window.session.shown_count >= shown + 3, timeout=60000)
-        assert window.session.last_shown.refine is False
+        assert window.session.last_shown.result.refine is False
     finally:
         window.edges.setChecked(True)
-    assert engine.refine_masks is True
+    assert window.settings.refine is True
 
 
 def test_t_switches_steady_instances_off_and_on_keeping_the_smoothing(qtbot, window):
     qtbot.waitUntil(lambda: window.session.shown_count >= 2, timeout=60000)
-    tracker = window.session.pipeline.tracker
-    assert window.steady.isChecked() and tracker.settings.confirm_frames == 2
+    settings = window.settings
+    assert window.steady.isChecked() and settings.tracking.confirm_frames == 2
     qtbot.keyClick(window, Qt.Key_T)
     assert not window.steady.isChecked()
-    assert tracker.settings.confirm_frames == 1 and tracker.settings.persist_frames == 0
-    assert tracker.settings.smoothing is False  # as the window was opened
+    assert settings.tracking.confirm_frames == 1 and settings.tracking.persist_frames == 0
+    assert settings.tracking.smoothing is False  # as the window was opened
+    n = window.session.shown_count
+    qtbot.waitUntil(lambda: window.session.shown_count > n + 1, timeout=60000)
+    assert window.session.pipeline.tracker.settings == settings.tracking  # the tracker follows from the next frame
     qtbot.keyClick(window, Qt.Key_T)
-    assert window.steady.isChecked() and tracker.settings == TrackerSettings(smoothing=False)
+    assert window.steady.isChecked() and settings.tracking == TrackerSettings(smoothing=False)

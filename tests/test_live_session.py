@@ -66,7 +66,7 @@ def test_results_flow_and_status_reports_what_runs(engine, tmp_path, clip_with_a
         st = s.status()
         assert st.provider == "CPUExecutionProvider" and st.model == "s4net.onnx"
         assert st.capture_fps > 0 and st.inference_fps > 0 and st.shown_fps > 0 and st.latency_ms is not None
-        r = s.last_shown
+        r = s.last_shown.result
         assert r.instances() and "decode" in r.timings and r.captured_at is not None
     finally:
         s.close()
@@ -135,7 +135,7 @@ def test_recording_lasts_as_long_as_the_wall_clock(engine, tmp_path, clip_with_a
     now = [100.0]
     s, _ = make_session(engine, tmp_path)
     s.clock = lambda: now[0]
-    result = s.pipeline.process(read_all_frames(clip_with_audio)[0])
+    result = s.pipeline.process(read_all_frames(clip_with_audio)[0])  # a Shown
     s.shown(result, at=now[0])
     assert s.start_recording()
     t = 0.0

@@ -5,7 +5,7 @@ import pytest
 
 from app.results import Result
 from app.tracking import PLAIN, Tracker, TrackerSettings
-from app.video_io import VideoReader
+from app.sources import VideoReader
 from conftest import SAMPLE
 
 FRAME = np.zeros((80, 80, 3), np.uint8)
@@ -190,12 +190,18 @@ def test_the_bunny_keeps_one_id_on_the_bundled_clip(engine_cpu):
 
 
 def test_the_command_line_sets_the_tracker_and_refuses_bad_values(capsys):
-    from app.cli import build_parser, tracker_settings
+    from app.cli import build_parser, effect_arg
+    from app.settings import Settings
     p = build_parser()
-    s = tracker_settings(p.parse_args(["--track-threshold", "0.2", "--confirm-frames", "3", "--persist-frames", "0",
-                                       "--no-merge", "--no-smoothing"]))
+
+    def tracking(argv):
+        args = p.parse_args(argv)
+        args.effect = effect_arg(p, args.effect)
+        return Settings.from_args(args).tracking
+    s = tracking(["--track-threshold", "0.2", "--confirm-frames", "3", "--persist-frames", "0", "--no-merge",
+                  "--no-smoothing"])
     assert (s.low_threshold, s.confirm_frames, s.persist_frames, s.merge_frames, s.smoothing) == (0.2, 3, 0, 0, False)
-    assert tracker_settings(p.parse_args([])) == TrackerSettings()
+    assert tracking([]) == TrackerSettings()
     with pytest.raises(SystemExit):
         p.parse_args(["--confirm-frames", "0"])
     assert "--confirm-frames" in capsys.readouterr().err
@@ -205,7 +211,7 @@ def test_the_api_takes_tracker_settings_and_names_a_bad_one():
     from app.api import Segmenter
     from app.engine import EngineError
     seg = Segmenter(device="cpu", tracking=TrackerSettings(confirm_frames=3), smoothing=False)
-    assert seg.pipeline.tracker.settings == TrackerSettings(confirm_frames=3, smoothing=False)
+    assert seg.settings.tracking == TrackerSettings(confirm_frames=3, smoothing=False)
     with pytest.raises(EngineError, match="persist_frames"):
         Segmenter(device="cpu", tracking=TrackerSettings(persist_frames=-1))
 
@@ -214,14 +220,15 @@ def test_the_pipeline_holds_a_still_objects_edges_against_sensor_noise(engine_cp
     import os
 
     from app.pipeline import Pipeline
+    from app.settings import Settings
     from benchmarks.bench_stability import foreground, still_clip
     clip = still_clip(os.path.join(data_root, "human-seg", "images", "1.jpg"), str(tmp_path / "still.mp4"), 12,
                       np.random.default_rng(0))
     flicker = {}
     for hold in (False, True):
-        pipe, prev, changes = Pipeline(engine_cpu, tracking=TrackerSettings(hold_edges=hold), render=False), None, []
+        pipe, prev, changes = Pipeline(engine_cpu, Settings(tracking=TrackerSettings(hold_edges=hold)), draw_now=False), None, []
         for f in VideoReader(clip):
-            fg = foreground(pipe.process(f.image))
+            fg = foreground(pipe.process(f.image).result)
             if prev is not None:
                 changes.append(1 - (fg & prev).sum() / max((fg | prev).sum(), 1))
             prev = fg

@@ -9,7 +9,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from app.video_io import VideoReader
+from app.sources import VideoReader
 from conftest import probe, run_main
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()

@@ -2,20 +2,18 @@
 with the CPU graph, masks pasted plain (left) and refined along the frame's edges (right, the
 app's default), the ground truth's outline in white.
 
-    python docs/make_refine_figure.py --data ../shared/data
+    python -m tools.make_refine_figure --data ../shared/data
 """
 import argparse
 import os
-import sys
 
 import cv2
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from app.engine import Engine  # noqa: E402
-from make_gpu_graph_figure import panel  # noqa: E402
+from app.engine import Engine
+from tools.make_gpu_graph_figure import panel
 
 
 def main(argv=None):
@@ -26,12 +24,12 @@ def main(argv=None):
     a = p.parse_args(argv)
     d = os.path.join(a.data, "davis2016-train")
     model = os.path.join(ROOT, "assets", "s4net.onnx")
-    plain, refined = (Engine(model, device="cpu", refine_masks=r) for r in (False, True))
+    engine = Engine(model, device="cpu")
     rows = []
     for name in a.frames:
         image = cv2.imread(os.path.join(d, "JPEGImages", name + ".jpg"))
         gt = cv2.imread(os.path.join(d, "Annotations", name + ".png"), cv2.IMREAD_GRAYSCALE) > 127
-        rows.append(np.hstack([panel(plain, image, gt, "plain paste"), panel(refined, image, gt, "refined")]))
+        rows.append(np.hstack([panel(engine, image, gt, "plain paste"), panel(engine, image, gt, "refined", refine=True)]))
     cv2.imwrite(a.out, np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {a.out}")
 

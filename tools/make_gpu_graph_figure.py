@@ -2,24 +2,22 @@
 app's own engine with each shipped graph (both on the CPU provider here), the ground truth's
 outline in white on both.
 
-    python docs/make_gpu_graph_figure.py --data ../shared/data [--sequence stroller --frame 00040]
+    python -m tools.make_gpu_graph_figure --data ../shared/data [--sequence stroller --frame 00040]
 """
 import argparse
 import os
-import sys
 
 import cv2
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from app.drawing import DrawStyle, draw  # noqa: E402
-from app.engine import Engine  # noqa: E402
+from app.drawing import DrawStyle, draw
+from app.engine import Engine
 
 
-def panel(engine, image, gt, title):
-    result = engine.run(image)
+def panel(engine, image, gt, title, refine=False):
+    result = engine.run(image, refine=refine)
     out = draw(result, DrawStyle(alpha=0.45))
     cnts, _ = cv2.findContours(gt.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(out, cnts, -1, (255, 255, 255), 1, lineType=cv2.LINE_AA)
@@ -43,8 +41,8 @@ def main(argv=None):
     image = cv2.imread(os.path.join(d, "JPEGImages", a.sequence, a.frame + ".jpg"))
     gt = cv2.imread(os.path.join(d, "Annotations", a.sequence, a.frame + ".png"), cv2.IMREAD_GRAYSCALE) > 127
     # masks pasted plain, as the figure was made (the app now refines them: make_refine_figure.py)
-    cpu = Engine(os.path.join(ROOT, "assets", "s4net.onnx"), device="cpu", refine_masks=False)
-    gpu = Engine(os.path.join(ROOT, "assets", "s4net.fp16.onnx"), device="cpu", refine_masks=False)
+    cpu = Engine(os.path.join(ROOT, "assets", "s4net.onnx"), device="cpu")
+    gpu = Engine(os.path.join(ROOT, "assets", "s4net.fp16.onnx"), device="cpu")
     row = np.hstack([panel(cpu, image, gt, "CPU graph (320 px)"), panel(gpu, image, gt, "GPU graph (320 / 512 px, flip)")])
     cv2.imwrite(a.out, row, [cv2.IMWRITE_JPEG_QUALITY, 85])
     print(f"wrote {a.out}")

@@ -3,19 +3,16 @@ N x N grid (as the graph's masks are, over the 320 px input squeezed from the fr
 bilinearly to the frame and cut at 0.5, as the app pastes a mask. A model cannot beat this on that
 grid; the gap between it and the model is what the grid is not to blame for.
 
-    python docs/mask_grid_ceiling.py --data ../shared/data
+    python -m tools.mask_grid_ceiling --data ../shared/data
 """
 import argparse
-import os
-import sys
 from collections import defaultdict
 
 import cv2
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from model.evaluate import region_similarity  # noqa: E402
-from model.splits import shared_datasets  # noqa: E402
+from model.evaluate import region_similarity
+from model.splits import shared_datasets
 
 
 def main():

@@ -2,22 +2,20 @@
 (the video command's tracker, masks refined along the edges), with one model's graph per row, the
 hand-corrected bunny outline (tests/fixtures/bunny) in white.
 
-    python docs/make_first_impression_figure.py --models OLD.onnx assets/s4net.onnx --labels v5 v6
+    python -m tools.make_first_impression_figure --models OLD.onnx assets/s4net.onnx --labels v5 v6
 """
 import argparse
 import os
-import sys
 
 import cv2
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
-from app.drawing import DrawStyle  # noqa: E402
-from app.engine import Engine  # noqa: E402
-from app.pipeline import Pipeline  # noqa: E402
-from app.video_io import VideoReader  # noqa: E402
+from app.drawing import DrawStyle
+from app.engine import Engine
+from app.pipeline import Pipeline
+from app.sources import VideoReader
 
 
 def main(argv=None):

@@ -2,7 +2,7 @@
 each effect rendered over the whole clip, frame 60 of each output side by side (the cut-out on a
 checkerboard, to show its transparency).
 
-    python docs/make_effect_figure.py [--background PICTURE] [--out docs/effects.jpg]
+    python -m tools.make_effect_figure [--background PICTURE] [--out docs/effects.jpg]
 """
 import argparse
 import os

@@ -4,20 +4,17 @@ masks pasted plain and refined with each candidate setting. Beside it, as a chec
 pictures, the same figure on every eighth training image of the two people sets (the union of the
 instances against the person's mask, averaged over images).
 
-    .venv/bin/python docs/mask_refine_search.py --data ../shared/data --json docs/mask_refine_search.json
+    python -m tools.mask_refine_search --data ../shared/data --json docs/mask_refine_search.json
 """
 import argparse
 import dataclasses
 import json
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from contracts.refine import DEFAULT, RefineSettings  # noqa: E402
-from model.calibrate import CachedPredictor  # noqa: E402
-from model.evaluate import OnnxPredictor, evaluate  # noqa: E402
-from model.splits import shared_datasets  # noqa: E402
+from contracts.refine import DEFAULT, RefineSettings
+from model.calibrate import CachedPredictor
+from model.evaluate import OnnxPredictor, evaluate
+from model.splits import shared_datasets
 
 CANDIDATES = ([RefineSettings(radius_cells=r, eps=e) for r in (1.5, 2.0, 2.5, 3.0) for e in (1e-5, 3e-5, 1e-4, 1e-3)]
               + [dataclasses.replace(DEFAULT, work_px_per_cell=k) for k in (4, 1e9)])
