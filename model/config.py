@@ -1,4 +1,6 @@
-"""Every setting of the network and of training, in one place.
+"""Every setting of the network and of training, in one place: the dataclasses (their defaults are
+the paper's layout) and SHIPPED_RECIPE, where the shipped model differs from them, which
+model/train.py's command line starts from.
 
 The dataclasses are saved inside each checkpoint, so a checkpoint rebuilds its own network.
 """
@@ -111,3 +113,9 @@ class TrainConfig:
     source_share: dict = field(default_factory=dict)  # overrides of train.SOURCE_SHARE
     net: NetConfig = field(default_factory=NetConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+
+
+# The shipped model's choices where they differ from the defaults above (docs/model.md says why):
+# the stride-4 refiner, a 32-channel RoIMasking map, and mask windows grown by 15% a side with
+# training boxes moved like a detector's.
+SHIPPED_RECIPE = {"mask_stride": 4, "seg_channels": 32, "mask_box_expand": 0.15, "mask_box_jitter": 0.15}

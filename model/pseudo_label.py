@@ -21,6 +21,8 @@ import numpy as np
 from tqdm import tqdm
 
 from .formats import IMAGE_EXTS
+from .splits import davis_val_sequences
+from .teacher_maps import map_path, read_map
 
 # input side, normalisation (x in 0..1 RGB: (x - mean) / std), output index, min-max normalise
 PRESETS = {
@@ -83,17 +85,6 @@ def file_fingerprint(path):
     return f"{size}:{h.hexdigest()[:16]}"
 
 
-def map_path(out_dir, rel_image_path):
-    return os.path.join(out_dir, os.path.splitext(rel_image_path)[0] + ".png")
-
-
-def read_map(out_dir, rel_image_path):
-    """The stored map as float32 0..1, or None when there is none."""
-    path = map_path(out_dir, rel_image_path)
-    m = cv2.imread(path, cv2.IMREAD_GRAYSCALE) if os.path.exists(path) else None
-    return None if m is None else m.astype(np.float32) / 255.0
-
-
 def images_under(folder):
     found = []
     for root, _, files in os.walk(folder):
@@ -103,7 +94,6 @@ def images_under(folder):
 
 def davis_val_frames(data_root):
     """(image path, mask path, sequence) of the DAVIS validation split of model.splits."""
-    from .splits import davis_val_sequences
     root = os.path.join(data_root, "davis2016-train")
     frames = []
     for seq in davis_val_sequences(root):

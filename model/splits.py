@@ -37,6 +37,7 @@ import numpy as np
 
 from . import formats
 from .crowds import synthetic_crowds
+from .teacher_maps import map_path, read_map
 
 DAVIS_VAL_EVERY, DAVIS_VAL_OFFSET = 5, 2
 IMAGE_VAL_EVERY = 8
@@ -92,11 +93,9 @@ class TeacherRule:
         self.missing = 0
 
     def saliency(self, image_path):
-        from .pseudo_label import read_map
         return read_map(self.maps_dir, os.path.relpath(image_path, self.data_root))
 
     def has_map(self, image_path):
-        from .pseudo_label import map_path
         return os.path.exists(map_path(self.maps_dir, os.path.relpath(image_path, self.data_root)))
 
     def __call__(self, masks, image_path):

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from . import augment
 from . import boxes as B
 from .cache import load_cache
-from .config import LossConfig, NetConfig, TrainConfig
+from .config import SHIPPED_RECIPE, LossConfig, NetConfig, TrainConfig
 from .crowds import crowd_scene, person_crop
 from .label_rules import MASK_ONLY, SALIENT, instance_roles
 from .losses import detection_loss, mask_loss, saliency_loss
@@ -301,14 +301,14 @@ def main(argv=None):
                    help="training input size (the cache's: model.cache --size); 512 with --mask-path-only "
                         "trains the GPU graph's mask path")
     p.add_argument("--masking", default=d.net.masking, choices=["ternary", "binary", "roialign"])
-    p.add_argument("--mask-stride", type=int, default=4, choices=[2, 4, 8],
+    p.add_argument("--mask-stride", type=int, default=SHIPPED_RECIPE["mask_stride"], choices=[2, 4, 8],
                    help="4: finer masks through the stride-4 refiner (default); 8: the paper's stride-8 masks; "
                         "2: a second refiner on the backbone's stride-2 features (with --init, it starts as a no-op)")
     p.add_argument("--dense", action="store_true",
                    help="full 3x3 convs everywhere (the paper's) instead of depthwise-separable ones")
     p.add_argument("--dense-mask", action="store_true",
                    help="full 3x3 convs in the per-instance mask path only (the second model's layout)")
-    p.add_argument("--seg-channels", type=int, default=32,
+    p.add_argument("--seg-channels", type=int, default=SHIPPED_RECIPE["seg_channels"],
                    help="channels of the RoIMasking map and the branch's first block (the second model: 64)")
     p.add_argument("--full-backbone", action="store_true",
                    help="stride 32 from EfficientNet-Lite's last stage (the second model) instead of stage 6")
@@ -323,16 +323,16 @@ def main(argv=None):
     p.add_argument("--crowd-prob", type=float, default=d.crowd_prob,
                    help="share of training images that get a crowd of 2-7 real people pasted side by side "
                         "and over each other (0: none)")
-    p.add_argument("--saliency-weight", type=float, default=0.0,
+    p.add_argument("--saliency-weight", type=float, default=d.loss.saliency_weight,
                    help="weight of a dense saliency loss on the mask path's feature maps (training-only "
                         "heads, not exported); 0: off")
-    p.add_argument("--mask-box-expand", type=float, default=0.0,
+    p.add_argument("--mask-box-expand", type=float, default=SHIPPED_RECIPE["mask_box_expand"],
                    help="grow each detected box by this share of its size per side before the mask "
                         "branch (stored in the model; inference does the same)")
-    p.add_argument("--mask-box-jitter", type=float, default=0.0,
+    p.add_argument("--mask-box-jitter", type=float, default=SHIPPED_RECIPE["mask_box_jitter"],
                    help="move each side of the mask branch's training boxes by up to this share of "
                         "the box size, like a detector's error")
-    p.add_argument("--mask-dice-weight", type=float, default=0.0,
+    p.add_argument("--mask-dice-weight", type=float, default=d.loss.mask_dice_weight,
                    help="add this much of a soft Dice loss to the mask cross-entropy (0: off)")
     p.add_argument("--mask-path-only", action="store_true",
                    help="train only the mask path (with --init: the detections stay as they were)")

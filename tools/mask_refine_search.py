@@ -4,7 +4,7 @@ masks pasted plain and refined with each candidate setting. Beside it, as a chec
 pictures, the same figure on every eighth training image of the two people sets (the union of the
 instances against the person's mask, averaged over images).
 
-    python -m tools.mask_refine_search --data ../shared/data --json docs/mask_refine_search.json
+    python -m tools.mask_refine_search --data ../shared/data --json docs/results/mask_refine_search.json
 """
 import argparse
 import dataclasses

@@ -1,5 +1,5 @@
 """Test-time flip for the mask path (the GPU graph): the detections stay the single pass's, each mask
-averages the logits of the image and of its mirror (its export: tests/test_detector_size.py)."""
+averages the logits of the image and of its mirror (its export: tests/test_gpu_graph_detector_size.py)."""
 import numpy as np
 import torch
 

@@ -1,4 +1,4 @@
-"""The third model's faster layout, piece by piece: each rewrite that claims "same numbers" is
+"""The network's fast layout, piece by piece: each rewrite that claims "same numbers" is
 checked against the plain computation, and each warm-start step against what it promises."""
 import copy
 
