@@ -21,19 +21,22 @@ def colour(track_id):
     return np.array([b * 255, g * 255, r * 255], np.float32)
 
 
-def draw(result: Result, style: DrawStyle):
-    """Overlay on a copy of the frame."""
-    out = result.frame.copy()
+def draw(result: Result, style: DrawStyle, in_place=False):
+    """The overlay, on a copy of the frame (in_place: on the frame itself, for a caller that has no
+    further use of it: a 4K copy is 25 MB and 4 ms)."""
+    out = result.frame if in_place else result.frame.copy()
     for inst in result.instances():
         c = colour(inst.id)
         h, w = inst.mask.shape
         region = out[inst.y0:inst.y0 + h, inst.x0:inst.x0 + w]
-        fill = np.empty_like(region)
-        fill[:] = c.astype(np.uint8)
-        blended = cv2.addWeighted(region, 1 - style.alpha, fill, style.alpha, 0)  # uint8 SIMD, no float copies
-        cv2.copyTo(blended, inst.mask.view(np.uint8), region)  # into the frame's view; 30x faster than np.copyto
+        mask = inst.mask.view(np.uint8)
+        # (1 - alpha) * region + alpha * colour, written only under the mask: two passes, no
+        # colour-filled copy of the box (uint8 SIMD, no float copies)
+        a = style.alpha
+        dimmed = cv2.multiply(region, (1 - a, 1 - a, 1 - a, 0))
+        cv2.add(dimmed, tuple(float(v) * a for v in c) + (0.0,), dst=region, mask=mask)
         if style.contours:
-            cnts, _ = cv2.findContours(inst.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            cnts, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(out, cnts, -1, c.tolist(), 2, lineType=cv2.LINE_AA, offset=(inst.x0, inst.y0))
         if style.boxes:
             x1, y1, x2, y2 = [int(round(v)) for v in inst.box]

@@ -144,7 +144,7 @@ class EffectKind:
 
 
 EFFECTS = {
-    "overlay": EffectKind(lambda result, effect, style: draw(result, style),
+    "overlay": EffectKind(lambda result, effect, style, in_place=False: draw(result, style, in_place),
                           "each instance filled with its colour, outlined"),
     "blur": EffectKind(_background_effect(lambda r, e: blurred(r.frame, e.strength)),
                        "the background blurred (SIGMA: pixels at 640 px width, default 15)", "SIGMA", _strength),
@@ -170,6 +170,9 @@ def parse_effect(words):
     return Effect(name, **(kind.parse(args[0]) if args else {}))
 
 
-def render(result: Result, effect: Effect, style: DrawStyle):
-    """The picture to show or write for this result: BGR, or BGRA for an effect with alpha."""
+def render(result: Result, effect: Effect, style: DrawStyle, in_place=False):
+    """The picture to show or write for this result: BGR, or BGRA for an effect with alpha.
+    in_place: the overlay may draw on the result's frame itself (the caller has no further use of it)."""
+    if in_place and effect.name == "overlay":
+        return EFFECTS["overlay"].draw(result, effect, style, in_place=True)
     return EFFECTS[effect.name].draw(result, effect, style)

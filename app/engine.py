@@ -146,22 +146,25 @@ class Engine:
         return b.copy_outputs_to_cpu()
 
     @classmethod
-    def for_settings(cls, settings, log=print):
-        """The engine that app.settings.Settings name (model, device, instance limit)."""
-        return cls(settings.model, settings.device, max_instances=settings.max_instances, log=log)
+    def for_settings(cls, settings, log=print, threads=0):
+        """The engine that app.settings.Settings name (model, device, instance limit); threads: the
+        graph's CPU threads (0: one a core)."""
+        return cls(settings.model, settings.device, max_instances=settings.max_instances, threads=threads, log=log)
 
-    def run(self, frame_bgr, threshold=None, refine=True):
+    def run(self, frame_bgr, threshold=None, refine=True, reduced=None):
         """Frame (H,W,3) uint8 BGR -> Result in frame coordinates, timed as 'preprocess' and 'inference'.
         threshold: the graph's score cut for this frame (default: score_threshold, the model's; the
         tracker asks for a lower one, to continue its tracks with weaker detections). refine: the
-        result's masks follow the frame's edges (contracts.refine)."""
+        result's masks follow the frame's edges (contracts.refine). reduced: the same frame already
+        halved (the live window's working picture), from which the graph's input is made: the same
+        pixels, one resize less."""
         if not isinstance(frame_bgr, np.ndarray) or frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 \
                 or frame_bgr.dtype != np.uint8 or 0 in frame_bgr.shape:
             got = f"a {frame_bgr.dtype} array of shape {frame_bgr.shape}" if isinstance(frame_bgr, np.ndarray) \
                 else f"a {type(frame_bgr).__name__}"
             raise EngineError(f"a frame must be an HxWx3 uint8 BGR image (a numpy array), not {got}")
         t0 = time.perf_counter()
-        image = graph_input(frame_bgr, self.input_size)
+        image = graph_input(frame_bgr if reduced is None else reduced, self.input_size)
         t1 = time.perf_counter()
         boxes, scores, maps = self._run_graph(image, self.score_threshold if threshold is None else threshold)
         t2 = time.perf_counter()

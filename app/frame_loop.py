@@ -27,6 +27,15 @@ def results(frames, pipeline: Pipeline):
         yield shown
 
 
+QUEUE_BYTES = 32 * 2 ** 20  # what each queue of frames may hold: 4 frames of 1080p, one of 4K
+
+
+def queue_depth(frame_size, most=4):
+    """How many frames of frame_size (h, w) a queue holds: memory is bounded by QUEUE_BYTES, not by
+    the frame size (at least one)."""
+    return max(1, min(most, QUEUE_BYTES // (frame_size[0] * frame_size[1] * 3)))
+
+
 def prefetch(frames, depth=4):
     """The same Frames, read ahead by a background thread into a bounded queue; each Frame's
     decode_ms is measured there. Stops reading when the consumer stops (break, Ctrl-C)."""

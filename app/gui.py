@@ -43,8 +43,10 @@ class SessionSignals(QObject):
 
 
 class FrameView(QLabel):
-    """The picture; a click reports the frame pixel under the mouse (and whether Ctrl was held)."""
+    """The picture; a click reports the frame pixel under the mouse (and whether Ctrl was held), a
+    resize the size in device pixels that pictures should have."""
     clicked = pyqtSignal(int, int, bool)
+    resized = pyqtSignal(int, int)
 
     def __init__(self):
         super().__init__("starting...", alignment=Qt.AlignCenter)
@@ -59,6 +61,23 @@ class FrameView(QLabel):
         ox, oy = (self.width() - fw * scale) / 2, (self.height() - fh * scale) / 2
         fx, fy = (x - ox) / scale, (y - oy) / scale
         return (int(fx), int(fy)) if 0 <= fx < fw and 0 <= fy < fh else None
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        ratio = self.devicePixelRatioF()
+        self.resized.emit(round(self.width() * ratio), round(self.height() * ratio))
+
+    def show_picture(self, bgr):
+        """The picture fitted to the view, aspect kept (it comes at the view's size already, unless
+        the source is smaller)."""
+        pix = to_pixmap(bgr)
+        ratio = self.devicePixelRatioF()
+        pix.setDevicePixelRatio(ratio)
+        fitted = pix.size().scaled(self.size() * ratio, Qt.KeepAspectRatio)
+        if abs(fitted.width() - pix.width()) > 1 and abs(fitted.height() - pix.height()) > 1:
+            pix = pix.scaled(fitted, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+            pix.setDevicePixelRatio(ratio)
+        self.setPixmap(pix)
 
     def mousePressEvent(self, event):
         p = self.frame_pixel(event.pos().x(), event.pos().y())
@@ -90,6 +109,7 @@ class MainWindow(QMainWindow):
         s = self.session
         self.view = FrameView()
         self.view.clicked.connect(self.pick)
+        self.view.resized.connect(self.session.set_view_size)
         self.view.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Ignored)
         self.view.setMinimumSize(320, 240)
         self.view.setStyleSheet("background: #111; color: #ddd; font-size: 16px;")
@@ -203,8 +223,7 @@ class MainWindow(QMainWindow):
         if latest is not shown:  # a newer one is on its way: show only the newest
             return
         self.view.frame_size = shown.result.frame_size
-        pix = to_pixmap(shown.picture)
-        self.view.setPixmap(pix.scaled(self.view.size(), Qt.KeepAspectRatio, Qt.FastTransformation))
+        self.view.show_picture(shown.picture)
         self.session.shown(shown)
 
     def _show_message(self, text):

@@ -179,7 +179,7 @@ class LiveSession:
             self.latencies.append((now, ms))
             self.latency_log.append((now, ms))
         if self.recorder is not None:
-            self.recorder.add(shown.picture, now)
+            self.recorder.add(shown, now)
             if self.recorder.error:
                 self.stop_recording()
 
@@ -200,6 +200,11 @@ class LiveSession:
     def pause(self, paused):
         if self.capture is not None:
             self.capture.pause(paused)
+
+    def set_view_size(self, width, height):
+        """The size (device pixels) the pictures are shown at: masks are made, refined and drawn at
+        that size, from the next frame (None: at the source's own)."""
+        self.pipeline.work_size = (int(width), int(height)) if width and height else None
 
     @property
     def threshold(self):
@@ -259,7 +264,8 @@ class LiveSession:
             self._say("nothing to capture yet")
             return None
         try:
-            paths = save_screenshot(self.shots_folder, self.last_shown.result, self.last_shown.picture)
+            full = self.pipeline.full_size(self.last_shown)  # the source's resolution, not the view's
+            paths = save_screenshot(self.shots_folder, full.result, full.picture)
         except OutputError as e:
             self._say(f"screenshot failed: {e}")
             return None
@@ -274,12 +280,15 @@ class LiveSession:
             return False
         try:
             make_folder(self.shots_folder, "recording folder")
-            h, w = self.last_shown.picture.shape[:2]
-            self.recorder = Recorder(recording_name(self.shots_folder), w, h, clock=self.clock)
+            shown = self.last_shown
+            h, w = (shown.source_frame if shown.source_frame is not None else shown.result.frame).shape[:2]
+            # drawn at the source's resolution in the recorder's thread, as the screenshots are
+            self.recorder = Recorder(recording_name(self.shots_folder), w, h, clock=self.clock,
+                                     prepare=lambda s: self.pipeline.full_size(s).picture)
         except (OutputError, OSError) as e:
             self._say(f"cannot record: {e}")
             return False
-        self.recorder.add(self.last_shown.picture)  # the picture on screen when recording starts
+        self.recorder.add(self.last_shown)  # the picture on screen when recording starts
         self._say(f"recording to {self.recorder.path}")
         return True
 

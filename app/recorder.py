@@ -14,11 +14,18 @@ from .video_io import BackgroundWriter, VideoWriter
 NOMINAL_RATE = 30  # the stream's nominal rate; actual frame times come from the clock
 
 
+QUEUE_BYTES = 400 * 2 ** 20  # what the frames waiting for the disk may hold, whatever their size
+
+
 class Recorder:
-    def __init__(self, path, width, height, clock=time.monotonic):
+    def __init__(self, path, width, height, clock=time.monotonic, prepare=None):
+        """prepare: what is added -> the BGR picture to write, run in the writer's thread (the live
+        window draws there the full-resolution picture of what it showed smaller)."""
         self.path = path
+        depth = max(4, min(64, QUEUE_BYTES // (width * height * 3)))
         try:
-            self._writer = BackgroundWriter(VideoWriter(path, width, height, NOMINAL_RATE), depth=64)
+            self._writer = BackgroundWriter(VideoWriter(path, width, height, NOMINAL_RATE), depth=depth,
+                                            prepare=prepare)
         except VideoError as e:
             raise OSError(str(e)) from None
         self._clock = clock
@@ -32,7 +39,7 @@ class Recorder:
         return None if e is None else f"recording stopped: {disk_error(e)}"
 
     def add(self, frame, shown_at=None):
-        """A frame as shown at shown_at (clock seconds; default now)."""
+        """A frame (or what prepare takes) as shown at shown_at (clock seconds; default now)."""
         t = self._clock() if shown_at is None else shown_at
         self._last = frame
         if not self._writer.offer(frame, max(0.0, t - self.started_at)):

@@ -92,6 +92,30 @@ class Result:
         """A new Result with some fields changed (full-resolution masks are made again)."""
         return dataclasses.replace(self, _instances=None, **changes)
 
+    def at_frame(self, frame):
+        """The same instances on the same picture at another resolution (boxes scaled; masks made
+        again there): the live window works at the size it shows, screenshots at the source's."""
+        (h, w), (nh, nw) = self.frame_size, frame.shape[:2]
+        scale = np.array([nw / w, nh / h, nw / w, nh / h], np.float32)
+        return self.replace(frame=frame, boxes=(self.boxes * scale).astype(np.float32))
+
+    def upsampled(self, frame):
+        """This result's instances, masks made, on the same picture at a higher resolution: boxes
+        scaled and each mask enlarged (nearest), not made again (the video command makes a large
+        frame's masks at a working size, ~4x cheaper at 4K)."""
+        (h, w), (nh, nw) = self.frame_size, frame.shape[:2]
+        fx, fy = nw / w, nh / h
+        made = []
+        for inst in self.instances():
+            x0, y0 = int(round(inst.x0 * fx)), int(round(inst.y0 * fy))
+            mh, mw = inst.mask.shape
+            x1, y1 = min(int(round((inst.x0 + mw) * fx)), nw), min(int(round((inst.y0 + mh) * fy)), nh)
+            mask = cv2.resize(inst.mask.view(np.uint8), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST) \
+                if mh and mw and x1 > x0 and y1 > y0 else np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
+            made.append(Instance(inst.id, inst.score, inst.box * np.float32([fx, fy, fx, fy]), x0, y0, mask.view(bool)))
+        scale = np.array([fx, fy, fx, fy], np.float32)
+        return dataclasses.replace(self, frame=frame, boxes=(self.boxes * scale).astype(np.float32), _instances=made)
+
     def select(self, keep):
         """The instances where keep (bool (N,) or indices) holds, in that order; every per-instance
         field and the masks already made follow."""

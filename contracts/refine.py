@@ -34,9 +34,10 @@ def _box(x, r):
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def _resampled(frame, scale):
+def resampled(frame, scale=None, size=None):
+    """The frame area-averaged by scale (or to size (w, h)), cheaply: halvings first, then the rest."""
     h, w = frame.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    size = size or (max(1, round(w * scale)), max(1, round(h * scale)))
     # halvings first: OpenCV's area resize is ~10x faster at exactly half than at other ratios
     while frame.shape[1] >= 2 * size[0] and frame.shape[0] >= 2 * size[1]:
         frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
@@ -63,12 +64,12 @@ class EdgeGuide:
         self.frame_size, self.grid_shape, self.settings = (h, w), tuple(grid_shape), settings
         cell = max(h / grid_shape[0], w / grid_shape[1])                    # frame pixels a cell
         work_scale = min(1.0, settings.work_px_per_cell / cell)
-        self.image = _resampled(frame, work_scale)
+        self.image = resampled(frame, work_scale)
         self.work = self.image.astype(np.float32) * (1 / 255)
         # the statistics in float64 with clamped variances: E[xx] - E[x]^2 in float32 can come out
         # negative in flat windows, and the covariance then stops being invertible
         low_scale = min(1.0, settings.low_px_per_cell / cell)
-        low = _resampled(self.work, low_scale / work_scale).astype(np.float64)
+        low = resampled(self.work, low_scale / work_scale).astype(np.float64)
         self.low = low.reshape(low.shape[0], low.shape[1], 3)
         lh, lw = self.low.shape[:2]
         self.r = max(1, round(settings.radius_cells * max(lh / grid_shape[0], lw / grid_shape[1])))
