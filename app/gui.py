@@ -75,7 +75,7 @@ class FrameView(QLabel):
         pix.setDevicePixelRatio(ratio)
         fitted = pix.size().scaled(self.size() * ratio, Qt.KeepAspectRatio)
         if abs(fitted.width() - pix.width()) > 1 and abs(fitted.height() - pix.height()) > 1:
-            pix = pix.scaled(fitted, Qt.KeepAspectRatio, Qt.SmoothTransformation)
+            pix = pix.scaled(fitted, Qt.KeepAspectRatio, Qt.FastTransformation)
             pix.setDevicePixelRatio(ratio)
         self.setPixmap(pix)
 

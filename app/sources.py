@@ -142,6 +142,8 @@ class VideoReader:
                       f"{' (marked default)' if v.disposition & av.stream.Disposition.default else ''}, "
                       f"{v.codec_context.width}x{v.codec_context.height}"] if len(videos) > 1 else []
         v.thread_type = "AUTO"
+        if v.codec_context.width * v.codec_context.height > 1920 * 1088:
+            v.thread_count = 1  # at 4K each decoding thread holds ~50 MB of frames; the decoder has its own thread here
         self.width, self.height = v.codec_context.width, v.codec_context.height
         if not self.width or not self.height:
             raise VideoError(f"{path} has a video stream without a picture size")

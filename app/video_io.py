@@ -45,10 +45,10 @@ CODEC_SETTINGS = {
     "prores_ks": ("yuva444p10le", {"profile": "4", "vendor": "apl0"}),
 }
 # Above 1080p x264's superfast costs more CPU than everything else a frame takes together (4K on 2
-# cores: 100 ms a frame); ultrafast with CABAC kept takes 55 ms at the same CRF, for files about a
-# third larger (docs/benchmarks.md)
+# cores: 104 ms a frame); ultrafast with CABAC kept takes 67 ms at the same CRF, for files about half
+# again as large (docs/benchmarks.md); sliced threads hold no frames in flight (less memory)
 LARGE_FRAME = 1920 * 1088
-LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "cabac=1"}
+LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "cabac=1:sliced-threads=1"}
 
 
 def codec_options(codec, width, height):

@@ -19,3 +19,11 @@ def test_the_effects_benchmark_prints_live_and_video_rates(capsys):
     bench_effects.main(["--seconds", "1", "--rounds", "1", "--effects", "blur"])
     out = capsys.readouterr().out
     assert "overlay" in out and "blur" in out and "vs overlay" in out
+
+
+def test_the_sizes_benchmark_prints_the_live_window_and_the_video_command(capsys):
+    from benchmarks import bench_sizes
+    bench_sizes.main(["--live", "640x360", "--video", "320x180", "--seconds", "3"])
+    out = capsys.readouterr().out
+    assert "live window   640x360 this" in out and "latency median" in out
+    assert "video command   320x180 this" in out and "peak memory" in out
