@@ -8,7 +8,6 @@ users see.
 """
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from .masks import MASK_CUT, paste_probabilities, tighten_boxes
@@ -25,12 +24,10 @@ class Detections:
 
 
 def graph_input(frame, size):
-    """The frame resized to the graph's square input: area averaging when shrinking (no aliasing;
-    halvings first for large frames, 4x faster at 4K), bilinear when enlarging."""
-    h, w = frame.shape[:2]
-    if w > size or h > size:
-        return resampled(frame, size=(size, size))[None]
-    return cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR)[None]
+    """The frame resized to the graph's square input by area averaging, as the training pictures
+    were (model/cache.py; bilinear enlarging of small pictures cost human-seg 5 points of AP@0.7),
+    with halvings first for large frames (4x faster at 4K)."""
+    return resampled(frame, size=(size, size))[None]
 
 
 def to_frame(boxes, scores, maps, frame_size, input_size, max_instances=None, mask_cut=MASK_CUT):

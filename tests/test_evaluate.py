@@ -1,4 +1,6 @@
-"""The evaluator: ground truth fed back scores AP 1.0, perturbed predictions score lower."""
+"""The evaluator: ground truth fed back scores AP 1.0, perturbed predictions score lower, and it
+scores the very masks the app shows."""
+import cv2
 import numpy as np
 import pytest
 
@@ -60,3 +62,18 @@ def test_evaluation_of_the_shipped_graph_reports_sources_multi_instance_scenes_a
     assert 0.0 <= r["multi_instance"]["AP70"] <= r["multi_instance"]["AP50"] <= 1.0
     assert list(r["J_per_sequence"]) == sorted({s.group for s in picked if s.union_mask})
     assert r["J_mean"] > 0.3  # the shipped model finds the DAVIS object
+
+
+def test_the_evaluator_scores_the_masks_the_app_shows(engine_cpu, davis_frame):
+    """Parity: the evaluator's masks are the engine's, pixel for pixel, at the frame sizes where
+    the graph's input is made differently (enlarged, area-averaged, halved first)."""
+    from model.evaluate import OnnxPredictor, predict_full_res
+    image, _ = davis_frame
+    predictor = OnnxPredictor(engine_cpu.model_path)
+    for size in ((240, 160), (854, 480), (1920, 1080)):
+        frame = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        masks, scores = predict_full_res(predictor, frame, 0.3)
+        shown = engine_cpu.run(frame, 0.3)
+        app_masks = np.stack([inst.full_mask(frame.shape[:2]) for inst in shown.instances()]) \
+            if len(shown) else np.zeros((0,) + frame.shape[:2], bool)
+        assert np.allclose(scores, shown.scores) and np.array_equal(masks, app_masks), size

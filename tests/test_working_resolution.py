@@ -82,7 +82,7 @@ def test_the_live_window_works_at_the_view_size_but_saves_the_source_size(engine
 
 def test_the_video_command_draws_a_large_frames_masks_at_full_size(tmp_path, davis_frame):
     image, _ = davis_frame
-    big = cv2.resize(image, (2560, 1440), interpolation=cv2.INTER_CUBIC)   # above 1080p: masks at half size
+    big = cv2.resize(image, (3840, 2160), interpolation=cv2.INTER_CUBIC)   # 4K: masks made at 1920x1080
     pics = tmp_path / "in"
     pics.mkdir()
     for i in range(3):
@@ -96,14 +96,15 @@ def test_the_video_command_draws_a_large_frames_masks_at_full_size(tmp_path, dav
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     out = VideoReader(str(tmp_path / "out.mp4"))
-    assert (out.width, out.height) == (2560, 1440)
+    assert (out.width, out.height) == (3840, 2160)
     out.close()
     ids = cv2.imread(str(tmp_path / "masks" / "frame_000002.png"), cv2.IMREAD_UNCHANGED)
-    assert ids.shape == (1440, 2560) and ids.max() >= 1
+    assert ids.shape == (2160, 3840) and ids.max() >= 1
+    assert halvings((2160, 3840), (1920, 1088)) == 1
     # the same instances as masks made at full size, within the half-size grid's staircase
     from app.engine import Engine
     direct = Pipeline(Engine(device="cpu"), track=False).process(next(iter(VideoReader(str(clip)))).image)
-    union = np.zeros((1440, 2560), bool)
+    union = np.zeros((2160, 3840), bool)
     for inst in direct.result.instances():
-        union |= inst.full_mask((1440, 2560))
+        union |= inst.full_mask((2160, 3840))
     assert iou(union, ids > 0) > 0.95
