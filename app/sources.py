@@ -225,23 +225,6 @@ class ImageFiles:
         pass
 
 
-def opencv_path(path):
-    """A name OpenCV can open for the file: OpenCV crashes on names that are not UTF-8, so such a
-    file is opened through a link with a plain name (in a private temporary folder, removed at exit)."""
-    import atexit
-    import shutil
-    import tempfile
-    try:
-        path.encode("utf-8")
-        return path
-    except UnicodeEncodeError:
-        folder = tempfile.mkdtemp(prefix="s4net-source-")
-        atexit.register(shutil.rmtree, folder, True)
-        link = os.path.join(folder, "source" + os.path.splitext(path)[1].encode("ascii", "ignore").decode())
-        os.symlink(os.path.abspath(path), link)
-        return link
-
-
 class LiveCapture:
     """A camera (index) or a network stream (URL) through OpenCV, which knows the platforms'
     camera APIs. Each frame carries when it arrived and how long the read took; the newest frame

@@ -98,3 +98,19 @@ def test_surround_audio_keeps_its_channels_when_it_is_re_encoded(tmp_path, ext, 
         a = c.streams.audio[0].codec_context
         assert (a.name, a.channels, a.layout.name) == (codec, 6, "5.1")
     assert "mixed down" not in r.stderr
+
+
+def test_the_live_window_shows_a_flipped_and_rotated_phone_clip_upright(stored):
+    """The live window reads files through the same reader: rotation and flips both applied."""
+    from app.capture import CaptureThread
+    clip = with_display(stored, "rot90_hflip")
+    capture = CaptureThread(clip)
+    capture.start()
+    try:
+        frame = capture.latest(timeout=30)
+    finally:
+        capture.stop()
+        capture.join(5)
+    assert frame is not None and frame.image.shape[:2] == (320, 180)
+    reference = as_players_show_it(clip).reshape(frame.image.shape)
+    assert np.abs(reference.astype(int) - frame.image).mean() < 3
