@@ -5,6 +5,7 @@ A camera or stream that fails is reported and reopened (they come back). A file 
 frame rate, looping or stopping at the end; a file that is missing or breaks is reported once and
 the thread ends (retrying cannot mend it). Paused, a file stops advancing and a camera's frames
 are read but not published."""
+import os
 import threading
 import time
 
@@ -123,12 +124,14 @@ class CaptureThread(threading.Thread):
         name = describe_source(self.source)
         try:
             while not self._stop_event.is_set():
+                if self.is_file and not os.path.isfile(self.source):
+                    self._give_up(f"cannot open {name}: file not found")
+                    break
                 try:
                     source = open_source(self.source, kind=None if not self.is_file else "video")
-                except VideoError as e:
+                except VideoError:
                     if self.is_file:
-                        missing = "input not found" in str(e)
-                        self._give_up(f"cannot open {name}: " + ("file not found" if missing else "not a readable video"))
+                        self._give_up(f"cannot open {name}: not a readable video")
                         break
                     if not self._retry(f"cannot open {name}; retrying", f"cannot open {name}"):
                         break

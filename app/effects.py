@@ -92,7 +92,7 @@ def composite(foreground, background, alpha):
 
 def _background_effect(background):
     """An effect that keeps the instances and puts background(result, effect) behind them."""
-    def draw_it(result: Result, effect: Effect, style: DrawStyle):
+    def draw_it(result: Result, effect: Effect, style: DrawStyle, in_place=False):
         alpha = foreground_alpha(result, effect.feather)
         return composite(result.frame, background(result, effect), alpha)
     return draw_it
@@ -104,7 +104,7 @@ def _flat(result, effect):
     return background
 
 
-def _cutout(result: Result, effect: Effect, style: DrawStyle):
+def _cutout(result: Result, effect: Effect, style: DrawStyle, in_place=False):
     out = cv2.cvtColor(result.frame, cv2.COLOR_BGR2BGRA)
     out[..., 3] = np.round(foreground_alpha(result, effect.feather) * 255).astype(np.uint8)
     return out
@@ -134,7 +134,8 @@ def _picture(word):
 
 @dataclass(frozen=True)
 class EffectKind:
-    draw: Callable                      # (result, effect, style) -> the picture
+    draw: Callable                      # (result, effect, style, in_place) -> the picture (in_place: it
+                                        # may draw on the result's frame; only the overlay does)
     help: str
     arg: str = ""                       # the argument's name on the command line ("": none)
     parse: Optional[Callable] = None    # the argument's word -> Effect fields (ValueError: why not)
@@ -173,6 +174,4 @@ def parse_effect(words):
 def render(result: Result, effect: Effect, style: DrawStyle, in_place=False):
     """The picture to show or write for this result: BGR, or BGRA for an effect with alpha.
     in_place: the overlay may draw on the result's frame itself (the caller has no further use of it)."""
-    if in_place and effect.name == "overlay":
-        return EFFECTS["overlay"].draw(result, effect, style, in_place=True)
-    return EFFECTS[effect.name].draw(result, effect, style)
+    return EFFECTS[effect.name].draw(result, effect, style, in_place)

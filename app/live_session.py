@@ -281,7 +281,7 @@ class LiveSession:
         try:
             make_folder(self.shots_folder, "recording folder")
             shown = self.last_shown
-            h, w = (shown.source_frame if shown.source_frame is not None else shown.result.frame).shape[:2]
+            h, w = shown.full_frame.shape[:2]
             # drawn at the source's resolution in the recorder's thread, as the screenshots are
             self.recorder = Recorder(recording_name(self.shots_folder), w, h, clock=self.clock,
                                      prepare=lambda s: self.pipeline.full_size(s).picture)

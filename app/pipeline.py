@@ -7,8 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-import cv2
 import numpy as np
+
+from contracts.refine import resampled
 
 from .effects import render
 from .engine import Engine
@@ -32,6 +33,11 @@ class Shown:
         if self.whole is None:
             self.whole = self.result
 
+    @property
+    def full_frame(self):
+        """The source's frame, at its own resolution."""
+        return self.result.frame if self.source_frame is None else self.source_frame
+
 
 def halvings(frame_size, bound):
     """How many times to halve a frame of frame_size (h, w) to come nearest the size that fits
@@ -43,9 +49,8 @@ def halvings(frame_size, bound):
 
 
 def halved(frame, times):
-    for _ in range(times):
-        frame = cv2.resize(frame, (frame.shape[1] // 2, frame.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    return frame
+    h, w = frame.shape[:2]
+    return resampled(frame, size=(w >> times, h >> times))
 
 
 class Pipeline:

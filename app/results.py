@@ -105,6 +105,7 @@ class Result:
         frame's masks at a working size, ~4x cheaper at 4K)."""
         (h, w), (nh, nw) = self.frame_size, frame.shape[:2]
         fx, fy = nw / w, nh / h
+        scale = np.array([fx, fy, fx, fy], np.float32)
         made = []
         for inst in self.instances():
             x0, y0 = int(round(inst.x0 * fx)), int(round(inst.y0 * fy))
@@ -112,8 +113,7 @@ class Result:
             x1, y1 = min(int(round((inst.x0 + mw) * fx)), nw), min(int(round((inst.y0 + mh) * fy)), nh)
             mask = cv2.resize(inst.mask.view(np.uint8), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST) \
                 if mh and mw and x1 > x0 and y1 > y0 else np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.uint8)
-            made.append(Instance(inst.id, inst.score, inst.box * np.float32([fx, fy, fx, fy]), x0, y0, mask.view(bool)))
-        scale = np.array([fx, fy, fx, fy], np.float32)
+            made.append(Instance(inst.id, inst.score, inst.box * scale, x0, y0, mask.view(bool)))
         return dataclasses.replace(self, frame=frame, boxes=(self.boxes * scale).astype(np.float32), _instances=made)
 
     def select(self, keep):
