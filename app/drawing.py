@@ -15,10 +15,23 @@ class DrawStyle:
     boxes: bool = False
 
 
+FILL_BAND = 64  # rows blended at a time
+
+
 def colour(track_id):
     """A distinct, stable BGR colour per id (golden-ratio hue steps)."""
     r, g, b = colorsys.hsv_to_rgb((track_id * 0.618033988749895) % 1.0, 0.85, 1.0)
     return np.array([b * 255, g * 255, r * 255], np.float32)
+
+
+_RAMP = np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(256, 1, 3)
+
+
+def fill_table(colour_bgr, alpha):
+    """(256, 1, 3) uint8: each channel value v -> (1 - alpha) * v + alpha * colour, rounded as
+    OpenCV's saturating arithmetic rounds it."""
+    tint = tuple(float(v) * alpha for v in colour_bgr) + (0.0,)
+    return cv2.add(cv2.multiply(_RAMP, (1 - alpha, 1 - alpha, 1 - alpha, 0)), tint)
 
 
 def draw(result: Result, style: DrawStyle, in_place=False):
@@ -30,11 +43,12 @@ def draw(result: Result, style: DrawStyle, in_place=False):
         h, w = inst.mask.shape
         region = out[inst.y0:inst.y0 + h, inst.x0:inst.x0 + w]
         mask = inst.mask.view(np.uint8)
-        # (1 - alpha) * region + alpha * colour, written only under the mask: two passes, no
-        # colour-filled copy of the box (uint8 SIMD, no float copies)
-        a = style.alpha
-        dimmed = cv2.multiply(region, (1 - a, 1 - a, 1 - a, 0))
-        cv2.add(dimmed, tuple(float(v) * a for v in c) + (0.0,), dst=region, mask=mask)
+        # (1 - alpha) * region + alpha * colour through a lookup table, copied only under the mask;
+        # in bands of rows, so the temporary stays small (a 4K box would need 25 MB) and in the cache
+        table = fill_table(c, style.alpha)
+        for y in range(0, h, FILL_BAND):
+            band = region[y:y + FILL_BAND]
+            cv2.copyTo(cv2.LUT(band, table), mask[y:y + FILL_BAND], band)
         if style.contours:
             cnts, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
             cv2.drawContours(out, cnts, -1, c.tolist(), 2, lineType=cv2.LINE_AA, offset=(inst.x0, inst.y0))

@@ -38,8 +38,11 @@ def queue_depth(frame_size, most=4):
 
 def prefetch(frames, depth=4):
     """The same Frames, read ahead by a background thread into a bounded queue; each Frame's
-    decode_ms is measured there. Stops reading when the consumer stops (break, Ctrl-C)."""
-    q = queue.Queue(maxsize=depth)
+    decode_ms is measured there. Stops reading when the consumer stops (break, Ctrl-C).
+    The reader takes a free slot before it decodes, so at most `depth` frames are decoded and not
+    yet taken (not depth + 1, one waiting in the reader's hands: 25 MB more at 4K)."""
+    q = queue.Queue()
+    slots = threading.Semaphore(depth)
     stop = threading.Event()
     end = object()
 
@@ -47,16 +50,13 @@ def prefetch(frames, depth=4):
         it = iter(frames)
         try:
             while not stop.is_set():
+                if not slots.acquire(timeout=0.1):
+                    continue
                 t0 = time.perf_counter()
                 f = next(it, end)
                 if f is not end and f.decode_ms is None:
                     f = dataclasses.replace(f, decode_ms=(time.perf_counter() - t0) * 1000)
-                while not stop.is_set():
-                    try:
-                        q.put(f, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                q.put(f)
                 if f is end:
                     return
         except BaseException as e:  # handed to the consumer
@@ -67,6 +67,7 @@ def prefetch(frames, depth=4):
     try:
         while True:
             f = q.get()
+            slots.release()
             if f is end:
                 return
             if isinstance(f, BaseException):

@@ -45,10 +45,12 @@ CODEC_SETTINGS = {
     "prores_ks": ("yuva444p10le", {"profile": "4", "vendor": "apl0"}),
 }
 # Above 1080p x264's superfast costs more CPU than everything else a frame takes together (4K on 2
-# cores: 104 ms a frame); ultrafast with CABAC kept takes 67 ms at the same CRF, for files about half
-# again as large (docs/benchmarks.md); sliced threads hold no frames in flight (less memory)
+# cores: 104 ms a frame). ultrafast at the same CRF takes about 45 ms, with files about twice
+# superfast's size; CABAC would make them 12% smaller for 25% more encoder time, which at 4K is the
+# difference between encoding and everything else keeping pace (docs/benchmarks.md). Sliced threads
+# hold no frames in flight (less memory).
 LARGE_FRAME = 1920 * 1088
-LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "cabac=1:sliced-threads=1"}
+LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "sliced-threads=1"}
 
 
 def codec_options(codec, width, height):
@@ -201,6 +203,7 @@ class VideoWriter:
         self.notes = [f"the audio's channels were mixed down to {self.audio.layout}: the output format's encoder "
                       f"does not take the input's layout"] if self.audio is not None and self.audio.downmixed else []
         self._last_pts = -1
+        self._yuv = None
         self.end_time = 0.0
         self.write_ms = []  # encode + mux time per frame (measured here: the caller may be another thread)
 
@@ -217,7 +220,10 @@ class VideoWriter:
         if self.stream.pix_fmt == "yuv420p" and not self.alpha:
             # OpenCV's conversion is several times faster than FFmpeg's swscale (4K: 2.4 against 7.9
             # ms) and matches it within rounding (BT.601, video range)
-            frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+            # into one buffer kept for the whole file: a new one a frame (12 MB at 4K) is memory
+            # the allocator holds on to
+            self._yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._yuv)
+            frame = av.VideoFrame.from_ndarray(self._yuv, format="yuv420p")
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgra" if self.alpha else "bgr24")
         frame.pts, frame.time_base = pts, tb

@@ -12,6 +12,16 @@ import numpy as np
 IGNORED, SALIENT, MASK_ONLY = 0, 1, 2
 MIN_PART = 0.05  # a union's connected part smaller than this share of it is a speck, not an object
 
+# Sources whose one mask per image is the union of every salient object in it: DAVIS, and
+# human-seg (a background-removal service's one region, sometimes two people).
+UNION_SOURCES = ("davis", "human-seg")
+
+# DAVIS training sequences whose salient "object" is a group of touching objects, checked by eye
+# on their frames: a rider and a bicycle, horse, motorbike or scooter, a child and a swing, the
+# wagons of a train. Their unions are one connected region, so the pixel rule cannot tell.
+GROUP_SEQUENCES = frozenset({"davis/bmx-bumps", "davis/horsejump-low", "davis/motorbike",
+                             "davis/scooter-gray", "davis/swing", "davis/train"})
+
 
 def union_trains_a_box(mask, min_part=MIN_PART):
     """Whether a union mask (DAVIS: every salient object of the frame in one mask) is one object as
@@ -22,11 +32,19 @@ def union_trains_a_box(mask, min_part=MIN_PART):
     return bool(len(areas)) and int((areas >= min_part * max(areas.sum(), 1)).sum()) == 1
 
 
-def instance_roles(salient, union_image, masks):
+def union_images(groups, union_flags):
+    """Which images hold one union mask: flagged so by their loader, or from a union source.
+    groups (N,) "source/name" strings, union_flags (N,) bool."""
+    sources = np.array([str(g).split("/")[0] for g in groups])
+    return np.asarray(union_flags, bool) | np.isin(sources, UNION_SOURCES)
+
+
+def instance_roles(salient, union_image, masks, groups=None):
     """Role of each cached instance: salient (N,) bool, union_image (N,) bool (its image has one
-    union mask), masks (N, H, W) bool."""
+    union mask), masks (N, H, W) bool, groups (N,) its image's "source/sequence" (optional)."""
     roles = np.where(np.asarray(salient, bool), SALIENT, IGNORED).astype(np.int8)
     for j in np.flatnonzero(roles == SALIENT):
-        if union_image[j] and not union_trains_a_box(masks[j]):
+        in_group = groups is not None and str(groups[j]) in GROUP_SEQUENCES
+        if union_image[j] and (in_group or not union_trains_a_box(masks[j])):
             roles[j] = MASK_ONLY
     return roles

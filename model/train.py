@@ -22,7 +22,7 @@ from . import boxes as B
 from .cache import load_cache
 from .config import SHIPPED_RECIPE, LossConfig, NetConfig, TrainConfig
 from .crowds import crowd_scene, person_crop
-from .label_rules import MASK_ONLY, SALIENT, instance_roles
+from .label_rules import MASK_ONLY, SALIENT, instance_roles, union_images
 from .losses import detection_loss, mask_loss, saliency_loss
 from .s4net import S4Net
 from .warm_start import warm_start
@@ -57,7 +57,9 @@ class CachedDataset:
         person_ok = np.isin(sources[cache["inst_image"]], CROWD_SOURCES) if len(cache["inst_image"]) else []
         self.person_ids = np.nonzero(cache["inst_salient"] & person_ok)[0]
         # which instances teach the detector a box (label_rules): a union of several regions does not
-        self.roles = instance_roles(cache["inst_salient"], cache["union"][cache["inst_image"]], cache["inst_masks"])
+        union = union_images(cache["groups"], cache["union"])
+        self.roles = instance_roles(cache["inst_salient"], union[cache["inst_image"]], cache["inst_masks"],
+                                    cache["groups"][cache["inst_image"]])
         w = np.zeros(len(sources))
         for src in np.unique(sources):
             sel = sources == src

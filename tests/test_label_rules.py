@@ -4,7 +4,8 @@ visible mask in depth order; scenery holds nothing salient."""
 import numpy as np
 
 from model.crowds import crowd_scene, synthetic_crowds
-from model.label_rules import IGNORED, MASK_ONLY, SALIENT, instance_roles, union_trains_a_box
+from model.label_rules import (GROUP_SEQUENCES, IGNORED, MASK_ONLY, SALIENT, instance_roles, union_images,
+                               union_trains_a_box)
 from model.splits import scenery_crop, shared_datasets
 
 
@@ -26,6 +27,26 @@ def test_roles_keep_annotated_instances_and_make_split_unions_mask_only():
     masks = np.stack([blob((5, 10, 25, 50), (35, 10, 60, 50)), blob((10, 10, 40, 50)), blob((0, 0, 9, 9))])
     roles = instance_roles([True, True, False], np.array([True, False, False]), masks)
     assert roles.tolist() == [MASK_ONLY, SALIENT, IGNORED]
+
+
+def test_a_davis_sequence_of_touching_objects_trains_no_group_box_even_in_one_region():
+    one_region = np.stack([blob((10, 10, 40, 50))] * 2)
+    roles = instance_roles([True, True], np.array([True, True]), one_region,
+                           np.array(["davis/horsejump-low", "davis/bear"]))
+    assert roles.tolist() == [MASK_ONLY, SALIENT]
+
+
+def test_the_group_sequences_are_davis_training_sequences(data_root):
+    import os
+    sequences = set(os.listdir(os.path.join(data_root, "davis2016-train", "JPEGImages")))
+    assert {g.split("/", 1)[1] for g in GROUP_SEQUENCES} <= sequences
+
+
+def test_a_human_seg_region_is_a_union_and_two_separate_people_train_no_box():
+    union = union_images(np.array(["human-seg/3", "coco-extra/5", "davis/bear"]), np.array([False, False, True]))
+    assert union.tolist() == [True, False, True]
+    two_people = np.stack([blob((5, 10, 25, 50), (35, 10, 60, 50))])
+    assert instance_roles([True], union[:1], two_people).tolist() == [MASK_ONLY]
 
 
 def test_a_crowd_keeps_each_persons_visible_mask_in_depth_order():
