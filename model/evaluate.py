@@ -192,8 +192,8 @@ def print_table(name, r):
         m = r["multi_instance"]
         print(f"    {'2+ salient':<14} AP@0.5 {m['AP50'] * 100:5.1f}  AP@0.7 {m['AP70'] * 100:5.1f}  ({m['images']} images)")
     if "instances" in r:
-        print(f"  instances shown (score >= display threshold): false/image, splits and recall@0.5 per "
-              f"instance, merges/image")
+        print("  instances shown (score >= display threshold): false/image, splits and recall@0.5 per "
+              "instance, merges/image")
         rows = [("all", r["instances"]["all"])] + list(r["instances"]["per_source"].items())
         if "multi_instance" in r["instances"]:
             rows.append(("2+ touching", r["instances"]["multi_instance"]))

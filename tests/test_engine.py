@@ -3,14 +3,13 @@ and the detections themselves."""
 import os
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from app.drawing import DrawStyle, draw
 from app.engine import Engine, EngineError, has_nvidia_gpu
 from app.tracking import Tracker
 from contracts.masks import paste_mask
-from conftest import MODEL, MODEL_FP16
+from conftest import MODEL_FP16
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLE, davis_frames_dir, frame_times, make_clip, partial_files, probe, run_main
+from conftest import ROOT, SAMPLE, davis_frames_dir, frame_times, make_clip, partial_files, run_main
 
 
 def one_line_error(r, expect):
