@@ -48,17 +48,24 @@ CODEC_SETTINGS = {
 # cores: 104 ms a frame). ultrafast at the same CRF takes about 45 ms, with files about twice
 # superfast's size; CABAC would make them 12% smaller for 25% more encoder time, which at 4K is the
 # difference between encoding and everything else keeping pace (docs/benchmarks.md). Sliced threads
-# hold no frames in flight (less memory).
+# hold no frames in flight (less memory); one slice a core (x264's default, 1.5 a core, costs 9%
+# more CPU at 4K on 2 cores).
 LARGE_FRAME = 1920 * 1088
-LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "sliced-threads=1"}
+LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "sliced-threads=1:threads={cores}"}
 
 
 def codec_options(codec, width, height):
     """(pixel format, encoder options) for a codec at a frame size."""
     pix_fmt, options = CODEC_SETTINGS[codec]
+    options = dict(options)
     if codec == "libx264" and width * height > LARGE_FRAME:
-        options = LARGE_X264
-    return pix_fmt, dict(options)
+        options = dict(LARGE_X264, **{"x264-params": LARGE_X264["x264-params"].format(cores=usable_cores())})
+    return pix_fmt, options
+
+
+def usable_cores():
+    """The cores this process may run on (a container's or taskset's limit, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, APFS)
@@ -263,14 +270,17 @@ class VideoWriter:
 
 
 class BackgroundWriter:
-    """Runs a writer's write() in its own thread behind a bounded queue, so encoding overlaps the
-    next frame's inference; frame order is kept. A write error is raised again on the next call."""
+    """Runs a writer's write() in its own thread, so encoding overlaps the next frame's inference;
+    frame order is kept. At most `depth` frames are handed over and not yet written (a frame's
+    slot is freed when it is written, not when the thread takes it: one 4K frame less in memory).
+    A write error is raised again on the next call."""
 
     def __init__(self, writer, depth=4, prepare=None):
         self.writer = writer
         self.prepare = prepare  # item -> image, run in the writer thread (e.g. drawing a result)
         self.prepare_ms = []
-        self._queue = queue.Queue(maxsize=depth)
+        self._queue = queue.Queue()
+        self._slots = threading.Semaphore(depth)
         self._error = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="video-writer")
         self._thread.start()
@@ -290,6 +300,8 @@ class BackgroundWriter:
                     self.writer.write(image, t)
                 except BaseException as e:  # kept for the caller's thread
                     self._error = e
+            item = image = None  # the frame is let go before its slot is
+            self._slots.release()
 
     @property
     def error(self):
@@ -303,15 +315,15 @@ class BackgroundWriter:
     def write(self, image, t=None):
         """Queue a frame (waits while the queue is full); raises an earlier write error."""
         self._raise()
+        self._slots.acquire()
         self._queue.put((image, t))
 
     def offer(self, image, t=None):
         """Queue a frame if there is room, never waiting; False when it was dropped."""
-        try:
-            self._queue.put_nowait((image, t))
-            return True
-        except queue.Full:
+        if not self._slots.acquire(blocking=False):
             return False
+        self._queue.put((image, t))
+        return True
 
     def _drain(self):
         if self._thread.is_alive():

@@ -14,7 +14,7 @@ import numpy as np
 from app.frame_loop import queue_depth
 from app.live_session import LiveSession
 from app.pipeline import Pipeline, halvings
-from app.sources import VideoReader
+from app.sources import Frame, VideoReader
 from conftest import ROOT, SAMPLE
 
 
@@ -32,6 +32,42 @@ def test_a_frame_is_halved_to_the_size_nearest_the_view():
 def test_queues_hold_at_most_a_bounded_number_of_bytes():
     assert queue_depth((720, 1280)) == 4 and queue_depth((1080, 1920)) == 4
     assert queue_depth((2160, 3840)) == 1 and queue_depth((4320, 7680)) == 1
+
+
+def test_frames_in_flight_are_bounded_by_the_queue_depth_including_the_one_being_handled():
+    import threading
+
+    from app.frame_loop import prefetch
+    from app.video_io import BackgroundWriter
+
+    class SlowWriter:
+        def __init__(self):
+            self.go, self.written = threading.Event(), []
+
+        def write(self, image, t=None):
+            self.go.wait(5)
+            self.written.append(image)
+
+    slow = SlowWriter()
+    writer = BackgroundWriter(slow, depth=1)
+    assert writer.offer("frame 0")
+    assert not writer.offer("frame 1")  # frame 0 is being written: no room for another
+    slow.go.set()
+    writer._drain()
+    assert slow.written == ["frame 0"]
+
+    decoded = []
+
+    def frames():
+        for i in range(5):
+            decoded.append(i)
+            yield Frame(np.zeros((2, 2, 3), np.uint8), i, i / 25)
+
+    it = prefetch(frames(), depth=1)
+    assert next(it).index == 0
+    time.sleep(0.3)
+    assert decoded == [0, 1]  # one decoded ahead, not two (the next waits for a free slot)
+    assert [f.index for f in it] == [1, 2, 3, 4]
 
 
 def test_the_working_size_shows_the_full_size_instances(engine_cpu):
