@@ -2,8 +2,6 @@
 (app/pipeline.py), for the video command, still images, the live session and the API alike. Each
 result's timings start with 'decode' (reading the frame).
 `prefetch` decodes ahead in a thread, so decoding overlaps inference (frame order is kept)."""
-import ctypes
-import ctypes.util
 import dataclasses
 import queue
 import threading
@@ -36,25 +34,6 @@ def queue_depth(frame_size, most=4):
     """How many frames of frame_size (h, w) a queue holds: memory is bounded by QUEUE_BYTES, not by
     the frame size (at least one)."""
     return max(1, min(most, QUEUE_BYTES // (frame_size[0] * frame_size[1] * 3)))
-
-
-def release_free_memory():
-    """Hands memory the C allocator holds free back to the system (glibc's malloc_trim; elsewhere
-    nothing). Frames of 25 MB (4K) freed by one thread and allocated by another leave free holes
-    in glibc's per-thread heaps that count as resident: trimmed every 8 frames, the 4K video
-    command peaks 15-40 MB lower."""
-    global _libc
-    if _libc is None:
-        name = ctypes.util.find_library("c")
-        try:
-            _libc = ctypes.CDLL(name) if name and "libc" in name else False
-        except OSError:
-            _libc = False
-    if _libc and hasattr(_libc, "malloc_trim"):
-        _libc.malloc_trim(0)
-
-
-_libc = None
 
 
 def prefetch(frames, depth=4):

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from .effects import EFFECTS
 from .engine import Engine
 from .errors import OutputError, UserError, disk_error
-from .frame_loop import prefetch, queue_depth, release_free_memory, results
+from .frame_loop import prefetch, queue_depth, results
 from .outputs import FrameWriters
 from .pipeline import Pipeline
 from .settings import Settings
@@ -50,7 +50,6 @@ def run_video(args, settings: Settings):
     video = VideoWriter(args.out, reader.width, reader.height, reader.rate,
                         audio_from=args.video if reader.audio else None, alpha=alpha)
     depth = queue_depth((reader.height, reader.width))
-    large = reader.width * reader.height > 1920 * 1088
     # the frame is drawn on in place: once queued here, nothing else reads it
     writer = BackgroundWriter(video, depth=depth, prepare=lambda shown: pipe.picture(shown, in_place=True))
     for note in video.notes:
@@ -64,8 +63,6 @@ def run_video(args, settings: Settings):
         for shown in results(prefetch(reader, depth), pipe):
             r = shown.result
             writer.write(shown, r.time)
-            if large and r.index % 8 == 7:
-                release_free_memory()
             seen_ids.update(r.track_ids().tolist())
             masks.add(r)
             times["inference"].append(r.timings["preprocess"] + r.timings["inference"])
