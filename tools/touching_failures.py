@@ -1,0 +1,97 @@
+"""Why objects in scenes with touching instances are not found: each salient object of the
+validation split's touching scenes is matched (IoU >= 0.5, one-to-one), merged (a shown mask holds
+half of it and half of another object), split (two masks hold 20% of it each), poorly matched
+(best IoU 0.3-0.5) or missed, with its size; and how large a merging mask is against the largest
+object it holds (near 1: one object's mask running onto a neighbour; large: a box round a group).
+
+    python -m tools.touching_failures --onnx assets/s4net.onnx --data ../shared/data --teacher-maps TM
+"""
+import argparse
+from collections import Counter, defaultdict
+
+import numpy as np
+from tqdm import tqdm
+
+from model.evaluate import OnnxPredictor, predict_full_res
+from model.instance_metrics import FALSE_SHARE, MATCH_IOU, MERGE_SHARE, SPLIT_SHARE, touching_pairs
+from model.splits import shared_datasets
+
+
+def size_class(share):
+    return "under 1%" if share < 0.01 else "1-5%" if share < 0.05 else "over 5%"
+
+
+def one_to_one(iou):
+    """Ground-truth columns matched greedily, best IoU first, at MATCH_IOU or more."""
+    used_p, used_g = set(), set()
+    for flat in np.argsort(-iou, axis=None, kind="stable"):
+        i, j = divmod(int(flat), iou.shape[1])
+        if iou[i, j] < MATCH_IOU:
+            break
+        if i not in used_p and j not in used_g:
+            used_p.add(i)
+            used_g.add(j)
+    return used_g
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--onnx", required=True)
+    p.add_argument("--data", default="../shared/data")
+    p.add_argument("--teacher-maps")
+    p.add_argument("--threshold", type=float, default=0.5, help="display threshold (the app's)")
+    a = p.parse_args(argv)
+    predictor = OnnxPredictor(a.onnx)
+    samples = [s for s in shared_datasets(a.data, a.teacher_maps) if s.split == "val" and not s.union_mask]
+    outcome, by_source, sizes, merge_ratio = Counter(), defaultdict(Counter), defaultdict(Counter), []
+    scenes = 0
+    for s in tqdm(samples, unit="img"):
+        image, gm, gs = s.load()
+        gt = gm[np.asarray(gs, bool)]
+        if not touching_pairs(gt):
+            continue
+        scenes += 1
+        masks, scores = predict_full_res(predictor, image, 0.05)
+        shown = masks[scores >= a.threshold]
+        gt_area = gt.reshape(len(gt), -1).sum(1).astype(np.float64)
+        if len(shown):
+            inter = shown.reshape(len(shown), -1).astype(np.float32) @ gt.reshape(len(gt), -1).T.astype(np.float32)
+            area = shown.reshape(len(shown), -1).sum(1).astype(np.float64)
+            iou = inter / (area[:, None] + gt_area[None] - inter)
+            held = inter / gt_area[None]
+            for i in range(len(shown)):
+                js = np.flatnonzero(held[i] >= MERGE_SHARE)
+                if len(js) >= 2:
+                    merge_ratio.append(area[i] / gt_area[js].max())
+        else:
+            iou = held = np.zeros((0, len(gt)))
+        matched = one_to_one(iou)
+        for j in range(len(gt)):
+            if j in matched:
+                kind = "matched"
+            elif any(held[i, j] >= MERGE_SHARE and (held[i] >= MERGE_SHARE).sum() >= 2 for i in range(len(shown))):
+                kind = "merged"
+            elif (held[:, j] >= SPLIT_SHARE).sum() >= 2:
+                kind = "split"
+            elif len(shown) and iou[:, j].max() >= 0.3:
+                kind = "poor (IoU 0.3-0.5)"
+            else:
+                kind = "missed"
+            outcome[kind] += 1
+            by_source[s.group.split("/")[0]][kind] += 1
+            sizes[kind][size_class(gt_area[j] / gt[0].size)] += 1
+    total = max(sum(outcome.values()), 1)
+    print(f"{a.onnx}: {scenes} scenes with touching instances, {total} salient objects "
+          f"(shown masks with under {FALSE_SHARE:.0%} on anything salient are false, counted by model.evaluate)")
+    for kind, n in outcome.most_common():
+        print(f"  {kind:<20} {n:4d}  {n / total:5.1%}  by size: {dict(sizes[kind])}")
+    for source, c in sorted(by_source.items()):
+        print(f"  {source:<14} {dict(c)}")
+    if merge_ratio:
+        print(f"  merging masks: {len(merge_ratio)}, area over the largest object held: median "
+              f"{np.median(merge_ratio):.2f}, quartiles {np.percentile(merge_ratio, 25):.2f}-"
+              f"{np.percentile(merge_ratio, 75):.2f}")
+
+
+if __name__ == "__main__":
+    main()
