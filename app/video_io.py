@@ -45,7 +45,7 @@ CODEC_SETTINGS = {
     "prores_ks": ("yuva444p10le", {"profile": "4", "vendor": "apl0"}),
 }
 # Above 1080p x264's superfast costs more CPU than everything else a frame takes together (4K on 2
-# cores: 104 ms a frame). ultrafast at the same CRF takes about 45 ms, with files about twice
+# cores: 104 ms a frame). ultrafast at the same CRF takes about 45 ms, with files about 1.8x
 # superfast's size; CABAC would make them 12% smaller for 25% more encoder time, which at 4K is the
 # difference between encoding and everything else keeping pace (docs/benchmarks.md). Sliced threads
 # hold no frames in flight (less memory); one slice a core (x264's default, 1.5 a core, costs 9%
