@@ -106,6 +106,11 @@ def display_matrix(path):
     return None
 
 
+# frames of more pixels than 1080p (padded to 16) take the high-resolution paths: OpenCV colour
+# conversion, one decoding thread, x264 ultrafast (app/video_io.py)
+LARGE_FRAME = 1920 * 1088
+
+
 def to_bgr(frame, scratch=None):
     """A decoded video frame as BGR, through FFmpeg; frames above 1080p in 4:2:0 through OpenCV's
     conversion (at 4K 4 against 11 ms of CPU; the same BT.601 video-range colours within 1-3
@@ -113,7 +118,7 @@ def to_bgr(frame, scratch=None):
     or None). Not below: OpenCV converts on its own threads, which then compete with the graph's and
     cost the live window's latency p95 (720p: 40 against 33 ms)."""
     w, h = frame.width, frame.height
-    if frame.format.name == "yuv420p" and w * h > 1920 * 1088 and w % 2 == 0 and h % 2 == 0:
+    if frame.format.name == "yuv420p" and w * h > LARGE_FRAME and w % 2 == 0 and h % 2 == 0:
         i420 = scratch if scratch is not None and scratch.shape == (h * 3 // 2, w) else np.empty((h * 3 // 2, w), np.uint8)
         y, u, v = frame.planes
         flat = i420.reshape(-1)
@@ -156,7 +161,7 @@ class VideoReader:
                       f"{' (marked default)' if v.disposition & av.stream.Disposition.default else ''}, "
                       f"{v.codec_context.width}x{v.codec_context.height}"] if len(videos) > 1 else []
         v.thread_type = "AUTO"
-        if v.codec_context.width * v.codec_context.height > 1920 * 1088:
+        if v.codec_context.width * v.codec_context.height > LARGE_FRAME:
             v.thread_count = 1  # at 4K each decoding thread holds ~50 MB of frames; the decoder has its own thread here
         self.width, self.height = v.codec_context.width, v.codec_context.height
         if not self.width or not self.height:
@@ -187,7 +192,7 @@ class VideoReader:
         # one buffer for the planes of every frame above 1080p (a new one a frame is memory the
         # allocator keeps)
         coded_w, coded_h = self.stream.codec_context.width, self.stream.codec_context.height
-        scratch = np.empty((coded_h * 3 // 2, coded_w), np.uint8) if coded_w * coded_h > 1920 * 1088 else None
+        scratch = np.empty((coded_h * 3 // 2, coded_w), np.uint8) if coded_w * coded_h > LARGE_FRAME else None
         try:
             for frame in self.container.decode(self.stream):
                 t = float(frame.time) - start if frame.time is not None else (0.0 if last is None else last + step)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from .errors import VideoError, disk_error
+from .sources import LARGE_FRAME
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,15 @@ CODEC_SETTINGS = {
 # difference between encoding and everything else keeping pace (docs/benchmarks.md). Sliced threads
 # hold no frames in flight (less memory); one slice a core (x264's default, 1.5 a core, costs 9%
 # more CPU at 4K on 2 cores).
-LARGE_FRAME = 1920 * 1088
-LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "sliced-threads=1:threads={cores}"}
+LARGE_X264 = {"crf": "18", "preset": "ultrafast", "x264-params": "sliced-threads=1"}
 
 
 def codec_options(codec, width, height):
     """(pixel format, encoder options) for a codec at a frame size."""
     pix_fmt, options = CODEC_SETTINGS[codec]
-    options = dict(options)
     if codec == "libx264" and width * height > LARGE_FRAME:
-        options = dict(LARGE_X264, **{"x264-params": LARGE_X264["x264-params"].format(cores=usable_cores())})
-    return pix_fmt, options
+        options = dict(LARGE_X264, **{"x264-params": f"{LARGE_X264['x264-params']}:threads={usable_cores()}"})
+    return pix_fmt, dict(options)
 
 
 def usable_cores():
