@@ -111,12 +111,13 @@ def display_matrix(path):
 LARGE_FRAME = 1920 * 1088
 
 
-def to_bgr(frame, scratch=None):
+def to_bgr(frame, scratch=None, out=None):
     """A decoded video frame as BGR, through FFmpeg; frames above 1080p in 4:2:0 through OpenCV's
     conversion (at 4K 4 against 11 ms of CPU; the same BT.601 video-range colours within 1-3
     levels), its planes gathered into scratch (a (H * 3 / 2, W) uint8 buffer kept by the caller,
-    or None). Not below: OpenCV converts on its own threads, which then compete with the graph's and
-    cost the live window's latency p95 (720p: 40 against 33 ms)."""
+    or None) and converted into out (an (H, W, 3) uint8 array, or None: a new one). Not below:
+    OpenCV converts on its own threads, which then compete with the graph's and cost the live
+    window's latency p95 (720p: 40 against 33 ms)."""
     w, h = frame.width, frame.height
     if frame.format.name == "yuv420p" and w * h > LARGE_FRAME and w % 2 == 0 and h % 2 == 0:
         i420 = scratch if scratch is not None and scratch.shape == (h * 3 // 2, w) else np.empty((h * 3 // 2, w), np.uint8)
@@ -125,13 +126,31 @@ def to_bgr(frame, scratch=None):
         np.copyto(i420[:h], plane_array(y, h, w))
         np.copyto(flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2), plane_array(u, h // 2, w // 2))
         np.copyto(flat[h * w * 5 // 4:].reshape(h // 2, w // 2), plane_array(v, h // 2, w // 2))
-        return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+        return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420, dst=out if out is not None and out.shape == (h, w, 3) else None)
     return frame.to_ndarray(format="bgr24")
 
 
 def plane_array(plane, rows, cols):
     """One plane of a decoded frame as an (rows, cols) uint8 view, its line padding left out."""
     return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:rows, :cols]
+
+
+class ReusedArrays:
+    """Arrays of one shape, each handed out again once nothing else holds it (no name, no view):
+    a 4K frame a frame is 25 MB of new memory the kernel must clear (4 ms of CPU) and the
+    allocator then keeps. When every array is still held, a new one is made, so nothing waits."""
+
+    def __init__(self, shape, most=8):
+        self.shape, self.most, self._arrays = shape, most, []
+
+    def take(self):
+        for a in self._arrays:
+            if sys.getrefcount(a) == 3:  # this list, the loop's name and getrefcount's argument
+                return a
+        a = np.empty(self.shape, np.uint8)
+        if len(self._arrays) < self.most:
+            self._arrays.append(a)
+        return a
 
 
 class VideoReader:
@@ -189,17 +208,19 @@ class VideoReader:
         start = self.start_time
         step = 1.0 / float(self.rate)
         last = None
-        # one buffer for the planes of every frame above 1080p (a new one a frame is memory the
-        # allocator keeps)
+        # above 1080p, one buffer for the planes of every frame and BGR pictures reused once let go
+        # (a new one a frame is memory the allocator keeps)
         coded_w, coded_h = self.stream.codec_context.width, self.stream.codec_context.height
-        scratch = np.empty((coded_h * 3 // 2, coded_w), np.uint8) if coded_w * coded_h > LARGE_FRAME else None
+        large = coded_w * coded_h > LARGE_FRAME
+        scratch = np.empty((coded_h * 3 // 2, coded_w), np.uint8) if large else None
+        pictures = ReusedArrays((coded_h, coded_w, 3)) if large else None
         try:
             for frame in self.container.decode(self.stream):
                 t = float(frame.time) - start if frame.time is not None else (0.0 if last is None else last + step)
                 if last is not None and t <= last:  # broken or repeated timestamps: keep order, keep every frame
                     t = last + step / 4
                 last = t
-                image = to_bgr(frame, scratch)
+                image = to_bgr(frame, scratch, pictures.take() if pictures else None)
                 if self.upright is not None:
                     image = self.upright(image)
                 self.end_time = t + step

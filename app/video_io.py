@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .errors import VideoError, disk_error
-from .sources import LARGE_FRAME
+from .sources import LARGE_FRAME, plane_array
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ class VideoWriter:
         self.notes = [f"the audio's channels were mixed down to {self.audio.layout}: the output format's encoder "
                       f"does not take the input's layout"] if self.audio is not None and self.audio.downmixed else []
         self._last_pts = -1
-        self._yuv = None
+        self._yuv = self._frame = None
         self.end_time = 0.0
         self.write_ms = []  # encode + mux time per frame (measured here: the caller may be another thread)
 
@@ -229,7 +229,7 @@ class VideoWriter:
             # into one buffer kept for the whole file: a new one a frame (12 MB at 4K) is memory
             # the allocator holds on to
             self._yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420, dst=self._yuv)
-            frame = av.VideoFrame.from_ndarray(self._yuv, format="yuv420p")
+            frame = self._i420_frame()
         else:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgra" if self.alpha else "bgr24")
         frame.pts, frame.time_base = pts, tb
@@ -240,6 +240,22 @@ class VideoWriter:
         self.frames += 1
         self.end_time = t + 1.0 / float(self.rate)
         self.write_ms.append((time.perf_counter() - t0) * 1000)
+
+    def _i420_frame(self):
+        """self._yuv in the one encoder frame kept for the file: the encoder copies a frame's
+        pictures before encode() returns, and a new frame each time is 12 MB at 4K that the kernel
+        must clear."""
+        w, h = self.size
+        if self._frame is None:
+            self._frame = av.VideoFrame(w, h, "yuv420p")
+            self._planes = [plane_array(p, rows, cols) for p, rows, cols in
+                            zip(self._frame.planes, (h, h // 2, h // 2), (w, w // 2, w // 2))]
+        flat = self._yuv.reshape(-1)
+        y, u, v = self._planes
+        np.copyto(y, self._yuv[:h])
+        np.copyto(u, flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2))
+        np.copyto(v, flat[h * w * 5 // 4:].reshape(h // 2, w // 2))
+        return self._frame
 
     def _mux(self, packets):
         self.container.mux(packets)
