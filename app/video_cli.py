@@ -13,9 +13,10 @@ from .engine import Engine
 from .errors import OutputError, UserError, disk_error
 from .frame_loop import prefetch, queue_depth, results
 from .outputs import FrameWriters
+from .memory import reuse_blocks_below
 from .pipeline import Pipeline
 from .settings import Settings
-from .sources import VideoReader, open_source
+from .sources import LARGE_FRAME, VideoReader, open_source
 from .video_io import ALPHA_FORMATS, VIDEO_FORMATS, BackgroundWriter, VideoWriter, check_output
 
 STAGES = ("decode", "inference", "postprocess", "draw", "encode")
@@ -37,6 +38,8 @@ def run_video(args, settings: Settings):
     alpha = EFFECTS[settings.effect.name].alpha
     check_output(args.out, args.video, ALPHA_FORMATS if alpha else VIDEO_FORMATS)  # before any work
     reader: VideoReader = open_source(args.video, kind="video")
+    if reader.width * reader.height > LARGE_FRAME:
+        reuse_blocks_below()  # working pictures and masks of megabytes each, reused, not cleared again
     for note in reader.notes:
         warn(f"note: {note}")
     masks = FrameWriters(args, args.video)
