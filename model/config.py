@@ -86,6 +86,9 @@ class LossConfig:
     # moved by a uniform share in [-jitter, +jitter] of the box size, like a detector's error
     mask_box_jitter: float = 0.0
     mask_dice_weight: float = 0.0      # soft Dice loss added to the mask cross-entropy; 0: off
+    # regions that may hold several objects (label_rules.MASK_ONLY) as mask targets; False: they
+    # train nothing, so no window learns to take in a whole group
+    union_masks: bool = True
 
 
 @dataclass

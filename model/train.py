@@ -149,7 +149,7 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
     bidx, mboxes, mmasks, munsure = [], [], [], []
     for i, t in enumerate(targets):
         boxes, masks = t["boxes"], t["masks"]
-        if len(t.get("mask_only_boxes", ())):  # regions that train masks but no detector box
+        if len(t.get("mask_only_boxes", ())) and loss_cfg.union_masks:  # masks but no detector box
             boxes, masks = torch.cat([boxes, t["mask_only_boxes"]]), torch.cat([masks, t["mask_only_masks"]])
         n = len(boxes)
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
@@ -338,6 +338,8 @@ def main(argv=None):
                    help="add this much of a soft Dice loss to the mask cross-entropy (0: off)")
     p.add_argument("--mask-path-only", action="store_true",
                    help="train only the mask path (with --init: the detections stay as they were)")
+    p.add_argument("--no-union-masks", action="store_true",
+                   help="regions that may hold several objects train no mask either (label_rules.MASK_ONLY)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -357,7 +359,7 @@ def main(argv=None):
     if a.mask_path_only and not a.init:
         p.error("--mask-path-only needs --init: a detector to keep")
     cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
-                                      mask_dice_weight=a.mask_dice_weight),
+                                      mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob,

@@ -119,3 +119,14 @@ def test_mask_only_regions_reach_the_mask_branch():
     net = S4Net(NetConfig(image_size=128), pretrained=False).train()
     _, parts = training_step(net, [image], [t], LossConfig(), np.random.default_rng(0))
     assert parts["mask"] > 0 and torch.isfinite(torch.tensor(parts["mask"]))
+
+
+def test_without_union_masks_a_region_that_may_hold_several_objects_trains_nothing():
+    from model.config import LossConfig, NetConfig
+    from model.s4net import S4Net
+    from model.train import CachedDataset, training_step
+    data = CachedDataset(hand_made_cache([blob((10, 20, 50, 100), (70, 20, 120, 100), size=128)], union=True))
+    image, t = data.sample(np.random.default_rng(0), 0, augmented=False)
+    net = S4Net(NetConfig(image_size=128), pretrained=False).train()
+    _, parts = training_step(net, [image], [t], LossConfig(union_masks=False), np.random.default_rng(0))
+    assert parts["mask"] == 0
