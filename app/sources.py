@@ -121,13 +121,19 @@ def to_bgr(frame, scratch=None, out=None):
     w, h = frame.width, frame.height
     if frame.format.name == "yuv420p" and w * h > LARGE_FRAME and w % 2 == 0 and h % 2 == 0:
         i420 = scratch if scratch is not None and scratch.shape == (h * 3 // 2, w) else np.empty((h * 3 // 2, w), np.uint8)
-        y, u, v = frame.planes
-        flat = i420.reshape(-1)
-        np.copyto(i420[:h], plane_array(y, h, w))
-        np.copyto(flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2), plane_array(u, h // 2, w // 2))
-        np.copyto(flat[h * w * 5 // 4:].reshape(h // 2, w // 2), plane_array(v, h // 2, w // 2))
+        for into, plane in zip(i420_planes(i420), frame.planes):
+            np.copyto(into, plane_array(plane, *into.shape))
         return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420, dst=out if out is not None and out.shape == (h, w, 3) else None)
     return frame.to_ndarray(format="bgr24")
+
+
+def i420_planes(i420):
+    """The Y, U and V planes of a 4:2:0 picture held in one (H * 3 / 2, W) uint8 array (OpenCV's
+    I420 layout), as (H, W), (H / 2, W / 2) and (H / 2, W / 2) views."""
+    h, w = i420.shape[0] * 2 // 3, i420.shape[1]
+    flat = i420.reshape(-1)
+    return (i420[:h], flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2),
+            flat[h * w * 5 // 4:].reshape(h // 2, w // 2))
 
 
 def plane_array(plane, rows, cols):

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .errors import VideoError, disk_error
-from .sources import LARGE_FRAME, plane_array
+from .sources import LARGE_FRAME, i420_planes, plane_array
 
 
 @dataclass(frozen=True)
@@ -245,16 +245,11 @@ class VideoWriter:
         """self._yuv in the one encoder frame kept for the file: the encoder copies a frame's
         pictures before encode() returns, and a new frame each time is 12 MB at 4K that the kernel
         must clear."""
-        w, h = self.size
         if self._frame is None:
-            self._frame = av.VideoFrame(w, h, "yuv420p")
-            self._planes = [plane_array(p, rows, cols) for p, rows, cols in
-                            zip(self._frame.planes, (h, h // 2, h // 2), (w, w // 2, w // 2))]
-        flat = self._yuv.reshape(-1)
-        y, u, v = self._planes
-        np.copyto(y, self._yuv[:h])
-        np.copyto(u, flat[h * w:h * w * 5 // 4].reshape(h // 2, w // 2))
-        np.copyto(v, flat[h * w * 5 // 4:].reshape(h // 2, w // 2))
+            self._frame = av.VideoFrame(*self.size, "yuv420p")
+            self._planes = [plane_array(p, *into.shape) for p, into in zip(self._frame.planes, i420_planes(self._yuv))]
+        for into, plane in zip(self._planes, i420_planes(self._yuv)):
+            np.copyto(into, plane)
         return self._frame
 
     def _mux(self, packets):
