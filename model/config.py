@@ -89,6 +89,9 @@ class LossConfig:
     # regions that may hold several objects (label_rules.MASK_ONLY) as mask targets; False: they
     # train nothing, so no window learns to take in a whole group
     union_masks: bool = True
+    # with union_masks False: a region in separate parts trains one mask per part, in the part's
+    # own box (a group in one region still trains nothing)
+    union_parts: bool = False
 
 
 @dataclass

@@ -32,6 +32,16 @@ def union_trains_a_box(mask, min_part=MIN_PART):
     return bool(len(areas)) and int((areas >= min_part * max(areas.sum(), 1)).sum()) == 1
 
 
+def union_parts(mask, min_part=MIN_PART):
+    """A union mask's separate objects as far as its pixels tell: its connected regions of at least
+    min_part of it, each (H, W) bool, when there are two or more; [] when it is one region (a
+    group of touching objects cannot be split by its pixels)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = [k + 1 for k in np.flatnonzero(areas >= min_part * max(areas.sum(), 1))]
+    return [labels == k for k in big] if len(big) >= 2 else []
+
+
 def union_images(groups, union_flags):
     """Which images hold one union mask: flagged so by their loader, or from a union source.
     groups (N,) "source/name" strings, union_flags (N,) bool."""

@@ -22,7 +22,7 @@ from . import boxes as B
 from .cache import load_cache
 from .config import SHIPPED_RECIPE, LossConfig, NetConfig, TrainConfig
 from .crowds import crowd_scene, person_crop
-from .label_rules import MASK_ONLY, SALIENT, instance_roles, union_images
+from .label_rules import MASK_ONLY, SALIENT, instance_roles, union_images, union_parts
 from .losses import detection_loss, mask_loss, saliency_loss
 from .s4net import S4Net
 from .warm_start import warm_start
@@ -151,6 +151,12 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
         boxes, masks = t["boxes"], t["masks"]
         if len(t.get("mask_only_boxes", ())) and loss_cfg.union_masks:  # masks but no detector box
             boxes, masks = torch.cat([boxes, t["mask_only_boxes"]]), torch.cat([masks, t["mask_only_masks"]])
+        elif len(t.get("mask_only_masks", ())) and loss_cfg.union_parts:
+            parts = [torch.from_numpy(p) for m in t["mask_only_masks"].cpu().numpy() for p in union_parts(m)]
+            if parts:
+                parts = torch.stack(parts).to(device)
+                boxes = torch.cat([boxes, torch.from_numpy(masks_to_boxes(parts.cpu().numpy())).to(device)])
+                masks = torch.cat([masks, parts.to(masks.dtype)])
         n = len(boxes)
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
         for j in pick:
@@ -340,6 +346,8 @@ def main(argv=None):
                    help="train only the mask path (with --init: the detections stay as they were)")
     p.add_argument("--no-union-masks", action="store_true",
                    help="regions that may hold several objects train no mask either (label_rules.MASK_ONLY)")
+    p.add_argument("--union-parts", action="store_true",
+                   help="with --no-union-masks: a region in separate parts trains one mask per part")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -359,7 +367,8 @@ def main(argv=None):
     if a.mask_path_only and not a.init:
         p.error("--mask-path-only needs --init: a detector to keep")
     cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
-                                      mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks),
+                                      mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks,
+                                      union_parts=a.union_parts),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob,

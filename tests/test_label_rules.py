@@ -130,3 +130,22 @@ def test_without_union_masks_a_region_that_may_hold_several_objects_trains_nothi
     net = S4Net(NetConfig(image_size=128), pretrained=False).train()
     _, parts = training_step(net, [image], [t], LossConfig(union_masks=False), np.random.default_rng(0))
     assert parts["mask"] == 0
+
+
+def test_a_union_in_separate_parts_can_train_one_mask_per_part_and_one_region_nothing():
+    from model.config import LossConfig, NetConfig
+    from model.label_rules import union_parts
+    from model.s4net import S4Net
+    from model.train import CachedDataset, training_step
+    two = blob((10, 20, 50, 100), (70, 20, 120, 100), size=128)
+    parts = union_parts(two)
+    assert len(parts) == 2 and sum(p.sum() for p in parts) == two.sum()
+    assert union_parts(blob((10, 20, 50, 100), size=128)) == []
+    net = S4Net(NetConfig(image_size=128), pretrained=False).train()
+    split = LossConfig(union_masks=False, union_parts=True)
+    image, t = CachedDataset(hand_made_cache([two], union=True)).sample(np.random.default_rng(0), 0, augmented=False)
+    assert training_step(net, [image], [t], split, np.random.default_rng(0))[1]["mask"] > 0
+    image, t = CachedDataset(hand_made_cache([blob((10, 20, 120, 100), size=128)], union=True,
+                                             group="davis/swing")).sample(np.random.default_rng(0), 0, augmented=False)
+    assert len(t["mask_only_masks"]) == 1  # a group sequence's one region
+    assert training_step(net, [image], [t], split, np.random.default_rng(0))[1]["mask"] == 0
