@@ -12,8 +12,8 @@ from .effects import EFFECTS
 from .engine import Engine
 from .errors import OutputError, UserError, disk_error
 from .frame_loop import prefetch, queue_depth, results
-from .outputs import FrameWriters
 from .memory import reuse_blocks_below
+from .outputs import FrameWriters
 from .pipeline import Pipeline
 from .settings import Settings
 from .sources import LARGE_FRAME, VideoReader, open_source

@@ -209,7 +209,7 @@ class VideoWriter:
         self.notes = [f"the audio's channels were mixed down to {self.audio.layout}: the output format's encoder "
                       f"does not take the input's layout"] if self.audio is not None and self.audio.downmixed else []
         self._last_pts = -1
-        self._yuv = self._frame = None
+        self._yuv = self._frame = self._planes = None  # the I420 buffer, the encoder frame, its planes
         self.end_time = 0.0
         self.write_ms = []  # encode + mux time per frame (measured here: the caller may be another thread)
 

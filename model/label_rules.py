@@ -23,22 +23,26 @@ GROUP_SEQUENCES = frozenset({"davis/bmx-bumps", "davis/horsejump-low", "davis/mo
                              "davis/scooter-gray", "davis/swing", "davis/train"})
 
 
+def _parts(mask, min_part):
+    """A union mask's connected regions of at least min_part of it (specks left out): the label
+    image and the labels of those regions."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    return labels, np.flatnonzero(areas >= min_part * max(areas.sum(), 1)) + 1
+
+
 def union_trains_a_box(mask, min_part=MIN_PART):
     """Whether a union mask (DAVIS: every salient object of the frame in one mask) is one object as
     far as its pixels tell: a single connected region once specks are left out. Two or more
     separate regions are several objects (or one split by an occluder): no group box."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    return bool(len(areas)) and int((areas >= min_part * max(areas.sum(), 1)).sum()) == 1
+    return len(_parts(mask, min_part)[1]) == 1
 
 
 def union_parts(mask, min_part=MIN_PART):
     """A union mask's separate objects as far as its pixels tell: its connected regions of at least
     min_part of it, each (H, W) bool, when there are two or more; [] when it is one region (a
     group of touching objects cannot be split by its pixels)."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    big = [k + 1 for k in np.flatnonzero(areas >= min_part * max(areas.sum(), 1))]
+    labels, big = _parts(mask, min_part)
     return [labels == k for k in big] if len(big) >= 2 else []
 
 

@@ -152,11 +152,10 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
         if len(t.get("mask_only_boxes", ())) and loss_cfg.union_masks:  # masks but no detector box
             boxes, masks = torch.cat([boxes, t["mask_only_boxes"]]), torch.cat([masks, t["mask_only_masks"]])
         elif len(t.get("mask_only_masks", ())) and loss_cfg.union_parts:
-            parts = [torch.from_numpy(p) for m in t["mask_only_masks"].cpu().numpy() for p in union_parts(m)]
+            parts = [p for m in t["mask_only_masks"].cpu().numpy() for p in union_parts(m)]
             if parts:
-                parts = torch.stack(parts).to(device)
-                boxes = torch.cat([boxes, torch.from_numpy(masks_to_boxes(parts.cpu().numpy())).to(device)])
-                masks = torch.cat([masks, parts.to(masks.dtype)])
+                boxes = torch.cat([boxes, torch.from_numpy(masks_to_boxes(parts)).to(device)])
+                masks = torch.cat([masks, torch.from_numpy(np.stack(parts)).to(device, masks.dtype)])
         n = len(boxes)
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
         for j in pick:
