@@ -92,6 +92,8 @@ class LossConfig:
     # with union_masks False: a region in separate parts trains one mask per part, in the part's
     # own box (a group in one region still trains nothing)
     union_parts: bool = False
+    # mask-loss weight of the cells where another object of the image lies (1: no extra weight)
+    neighbour_weight: float = 1.0
 
 
 @dataclass

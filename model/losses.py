@@ -44,13 +44,16 @@ def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
     return cls, box
 
 
-def mask_loss(logits, gt_masks, boxes, stride, unsure=None, dice_weight=0.0):
+def mask_loss(logits, gt_masks, boxes, stride, unsure=None, dice_weight=0.0, neighbours=None,
+              neighbour_weight=1.0):
     """logits (K,1,h,w) over the map; gt_masks (K,H,W) at image resolution, turned into soft
     targets on the stride grid; loss averaged over the cells of each box given (the one the mask
     branch saw: ground truth, or grown and jittered with loose boxes), leaving out
     cells that are mostly `unsure` (K,H,W) pixels (where a teacher's pseudo-label is not sure).
     dice_weight: adds that much of a soft Dice loss over the same cells, which scores each mask as a
-    whole, like the IoU that J and AP measure, where cross-entropy scores cells one by one."""
+    whole, like the IoU that J and AP measure, where cross-entropy scores cells one by one.
+    neighbours (K,H,W): the other objects of each mask's image; their cells count neighbour_weight
+    times, since a mask that runs onto a neighbour merges two objects for the user."""
     if len(logits) == 0:
         return logits.sum() * 0
     h, w = logits.shape[-2:]
@@ -59,6 +62,8 @@ def mask_loss(logits, gt_masks, boxes, stride, unsure=None, dice_weight=0.0):
     weight = roi_masking_weights(boxes, h, w, stride, 0.0, ternary=False)
     if unsure is not None:
         weight = weight * (F.adaptive_avg_pool2d(unsure[:, None].float(), (h, w)) < 0.5)
+    if neighbours is not None and neighbour_weight != 1.0:
+        weight = weight * (1 + (neighbour_weight - 1) * F.adaptive_avg_pool2d(neighbours[:, None].float(), (h, w)))
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
     loss = ((ce * weight).sum((1, 2, 3)) / weight.sum((1, 2, 3)).clamp(min=1)).mean()
     if dice_weight:

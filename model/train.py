@@ -146,7 +146,7 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
     targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
     logits, deltas, seg_map, fine = model.features(x)
     cls, box = detection_loss(logits, deltas, model.anchors, targets, loss_cfg)
-    bidx, mboxes, mmasks, munsure = [], [], [], []
+    bidx, mboxes, mmasks, munsure, mothers = [], [], [], [], []
     for i, t in enumerate(targets):
         boxes, masks = t["boxes"], t["masks"]
         if len(t.get("mask_only_boxes", ())) and loss_cfg.union_masks:  # masks but no detector box
@@ -158,21 +158,24 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
                 masks = torch.cat([masks, torch.from_numpy(np.stack(parts)).to(device, masks.dtype)])
         n = len(boxes)
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
+        occupied = masks.bool()
         for j in pick:
             bidx.append(i)
             mboxes.append(boxes[j])
             mmasks.append(masks[j])
+            mothers.append(torch.cat([occupied[:j], occupied[j + 1:]]).any(0) & ~occupied[j])
             munsure.append(t["unsure"] if "unsure" in t else torch.zeros_like(t["masks"][j]))
     if bidx:
         bidx_t = torch.tensor(bidx, device=device)
         mboxes_t = mask_branch_boxes(torch.stack(mboxes), model.cfg.mask_box_expand, loss_cfg.mask_box_jitter,
                                      rng, float(model.cfg.image_size))
-        gt, unsure = torch.stack(mmasks), torch.stack(munsure)
+        gt, unsure, others = torch.stack(mmasks), torch.stack(munsure), torch.stack(mothers)
         coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True)
-        dice = loss_cfg.mask_dice_weight
-        msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure, dice)
+        extra = dict(dice_weight=loss_cfg.mask_dice_weight, neighbours=others,
+                     neighbour_weight=loss_cfg.neighbour_weight)
+        msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure, **extra)
         if model.refiner is not None:  # the stride-8 logits stay supervised; the refiners add detail
-            msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure, dice)
+            msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure, **extra)
     else:
         msk = seg_map.sum() * 0
     total, parts = cls + box + msk, {"cls": cls.item(), "box": box.item(), "mask": msk.item()}
@@ -347,6 +350,8 @@ def main(argv=None):
                    help="regions that may hold several objects train no mask either (label_rules.MASK_ONLY)")
     p.add_argument("--union-parts", action="store_true",
                    help="with --no-union-masks: a region in separate parts trains one mask per part")
+    p.add_argument("--neighbour-weight", type=float, default=d.loss.neighbour_weight,
+                   help="mask-loss weight of the cells where another object of the image lies (1: none extra)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -363,11 +368,15 @@ def main(argv=None):
         p.error("--mask-box-expand and --mask-box-jitter must be between 0 and 0.5")
     if a.mask_dice_weight < 0:
         p.error("--mask-dice-weight must be >= 0")
+    if a.union_parts and not a.no_union_masks:
+        p.error("--union-parts needs --no-union-masks: with union masks trained, there are no parts to split")
+    if a.neighbour_weight < 1:
+        p.error("--neighbour-weight must be >= 1")
     if a.mask_path_only and not a.init:
         p.error("--mask-path-only needs --init: a detector to keep")
     cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
                                       mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks,
-                                      union_parts=a.union_parts),
+                                      union_parts=a.union_parts, neighbour_weight=a.neighbour_weight),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob,

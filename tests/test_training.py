@@ -86,3 +86,20 @@ def test_dice_term_scores_the_mask_as_a_whole_inside_its_box():
     assert extra_right < 1e-3
     # half the object missed: Dice = 1 - 2*0.5/(0.5+1) = 1/3 of a loss, whatever the box size
     assert abs(extra_half.item() - 1 / 3) < 0.01
+
+
+def test_spill_onto_a_neighbour_costs_more_than_spill_onto_background():
+    from model.losses import mask_loss
+    gt = torch.zeros(1, 64, 64)
+    gt[0, 16:48, 16:32] = 1
+    box = torch.tensor([[8.0, 16.0, 56.0, 48.0]])
+    neighbour = torch.zeros(1, 64, 64, dtype=torch.bool)
+    neighbour[0, 16:48, 32:48] = True        # the object next to it, inside the box
+    logits = (torch.nn.functional.adaptive_avg_pool2d(gt[:, None], (16, 16)) * 2 - 1) * 12
+    spill_right, spill_left = logits.clone(), logits.clone()
+    spill_right[..., 4:12, 8:10] = 12        # two cells onto the neighbour
+    spill_left[..., 4:12, 2:4] = 12          # two cells onto background
+    weighted = dict(neighbours=neighbour, neighbour_weight=4.0)
+    assert torch.allclose(mask_loss(spill_right, gt, box, 4), mask_loss(spill_left, gt, box, 4))
+    assert mask_loss(spill_right, gt, box, 4, **weighted) > 2 * mask_loss(spill_left, gt, box, 4, **weighted)
+    assert torch.equal(mask_loss(spill_left, gt, box, 4, neighbours=neighbour), mask_loss(spill_left, gt, box, 4))
