@@ -33,9 +33,10 @@ def test_tight_boxes_keep_every_mask_pixel_and_hug_the_mask(data_root):
         for b, m in zip(tight, masks):
             if m.any():
                 ys, xs = np.nonzero(m)
-                # at most about one cell of the 80x80 mask grid beyond the mask, each side
-                assert xs.min() - b[0] <= 2 * w / 80 and b[2] - xs.max() <= 2 * w / 80 + 1
-                assert ys.min() - b[1] <= 2 * h / 80 and b[3] - ys.max() <= 2 * h / 80 + 1
+                # about one cell of the 80x80 mask grid beyond the mask each side, one more where a
+                # cell barely above the cut gives no pixel above it (bilinear sampling between cells)
+                assert xs.min() - b[0] <= 3 * w / 80 and b[2] - xs.max() <= 3 * w / 80 + 1
+                assert ys.min() - b[1] <= 3 * h / 80 and b[3] - ys.max() <= 3 * h / 80 + 1
         shrunk += int((tight != boxes).any(1).sum())
     assert shrunk >= 4  # the windows really were loose
 

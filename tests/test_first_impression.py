@@ -14,9 +14,9 @@ from conftest import ROOT, SAMPLE
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "bunny")
 MAX_OUTSIDE = 0.05  # of the frame's pixels shown outside the bunny: what the model issue asks
-# what the shipped model holds, so that it cannot slip back (v5 showed up to 0.42, a median of 0.33):
-# the big rock (with the tree on some frames), the rocks at the burrow and the dark burrow still get some mask
-HELD_MAX, HELD_MEDIAN = 0.25, 0.10
+# what the shipped model holds, so that it cannot slip back (v5 showed up to 0.42, a median of 0.33;
+# v7 0.22 and 0.09): the rock next to the bunny on some frames and the dark burrow still get some mask
+HELD_MAX, HELD_MEDIAN = 0.15, 0.085
 
 
 def bunny_masks():
@@ -49,7 +49,7 @@ def test_the_fixture_covers_at_least_eight_frames_of_the_clip():
     assert len(masks) >= 8 and all(m.shape == (720, 1280) and 0.05 < m.mean() < 0.3 for m in masks.values())
 
 
-@pytest.mark.xfail(strict=True, reason="the shipped model shows up to 22% of a frame outside the bunny (the rock, "
+@pytest.mark.xfail(strict=True, reason="the shipped model shows up to 12% of a frame outside the bunny (the rock, "
                                        "the burrow): the model issue's 5% is not reached yet")
 def test_little_of_the_frame_is_shown_outside_the_bunny(shown_on_fixture_frames):
     outside = {k: round(float(v[0]), 3) for k, v in shown_on_fixture_frames.items()}

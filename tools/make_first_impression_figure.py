@@ -12,7 +12,6 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-from app.drawing import DrawStyle
 from app.engine import Engine
 from app.pipeline import Pipeline
 from app.sources import VideoReader
@@ -27,17 +26,17 @@ def main(argv=None):
     a = p.parse_args(argv)
     rows = []
     for model, label in zip(a.models, a.labels):
-        pipe = Pipeline(Engine(model, device="cpu", log=lambda m: None), DrawStyle())
+        pipe = Pipeline(Engine(model, device="cpu", log=lambda m: None))
         tiles = []
         for f in VideoReader(os.path.join(ROOT, "assets", "sample.mp4")):
             r = pipe.process(f.image)
             if f.index in a.frames:
-                tile = r.overlay.copy()
+                tile = r.picture.copy()
                 truth = cv2.imread(os.path.join(ROOT, "tests", "fixtures", "bunny", f"{f.index:03d}.png"), 0)
                 if truth is not None:
                     cs, _ = cv2.findContours((truth > 127).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
                     cv2.drawContours(tile, cs, -1, (255, 255, 255), 3)
-                cv2.putText(tile, f"{label}, frame {f.index}: {len(r.instances())} instances", (20, 60),
+                cv2.putText(tile, f"{label}, frame {f.index}: {len(r.result.instances())} instances", (20, 60),
                             cv2.FONT_HERSHEY_SIMPLEX, 1.6, (255, 255, 255), 4)
                 tiles.append(cv2.resize(tile, (640, 360), interpolation=cv2.INTER_AREA))
         rows.append(np.concatenate(tiles, 1))
