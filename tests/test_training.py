@@ -1,5 +1,6 @@
 """Training really learns: the loss falls on a handful of real images within a few dozen steps."""
 import numpy as np
+import pytest
 import torch
 
 from model.cache import build, unpack
@@ -103,3 +104,12 @@ def test_spill_onto_a_neighbour_costs_more_than_spill_onto_background():
     assert torch.allclose(mask_loss(spill_right, gt, box, 4), mask_loss(spill_left, gt, box, 4))
     assert mask_loss(spill_right, gt, box, 4, **weighted) > 2 * mask_loss(spill_left, gt, box, 4, **weighted)
     assert torch.equal(mask_loss(spill_left, gt, box, 4, neighbours=neighbour), mask_loss(spill_left, gt, box, 4))
+
+
+def test_training_command_rejects_options_that_would_do_nothing(capsys):
+    from model.train import main
+    for args, says in ((["--union-parts"], "--union-parts needs --no-union-masks"),
+                       (["--neighbour-weight", "0.5"], "--neighbour-weight must be >= 1")):
+        with pytest.raises(SystemExit) as stop:
+            main(["--cache", "nowhere", *args])
+        assert stop.value.code == 2 and says in capsys.readouterr().err
