@@ -159,11 +159,12 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
         n = len(boxes)
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
         occupied = masks.bool()
+        everyone = occupied.any(0)
         for j in pick:
             bidx.append(i)
             mboxes.append(boxes[j])
             mmasks.append(masks[j])
-            mothers.append(torch.cat([occupied[:j], occupied[j + 1:]]).any(0) & ~occupied[j])
+            mothers.append(everyone & ~occupied[j])  # the image's other objects
             munsure.append(t["unsure"] if "unsure" in t else torch.zeros_like(t["masks"][j]))
     if bidx:
         bidx_t = torch.tensor(bidx, device=device)
@@ -171,8 +172,8 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
                                      rng, float(model.cfg.image_size))
         gt, unsure, others = torch.stack(mmasks), torch.stack(munsure), torch.stack(mothers)
         coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True)
-        extra = dict(dice_weight=loss_cfg.mask_dice_weight, neighbours=others,
-                     neighbour_weight=loss_cfg.neighbour_weight)
+        extra = dict(dice_weight=loss_cfg.mask_dice_weight, neighbour_weight=loss_cfg.neighbour_weight,
+                     neighbours=others if loss_cfg.neighbour_weight != 1.0 else None)
         msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure, **extra)
         if model.refiner is not None:  # the stride-8 logits stay supervised; the refiners add detail
             msk = 0.5 * msk + mask_loss(final, gt, mboxes_t, model.cfg.mask_stride, unsure, **extra)
