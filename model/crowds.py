@@ -68,9 +68,47 @@ def crowd_scene(rng, image, masks, salient, people, scale=(0.75, 1.05)):
         overlap = rng.uniform(0.1, 0.5) * pw
         x0 = right - overlap if k % 2 == 0 else left - pw + overlap
         y1 = feet + rng.uniform(-0.05, 0.05) * h
+        n = len(masks)
         image, masks, salient = paste_person(image, masks, salient, person, x0, y1, ph)
-        before.append(masks[-1].sum())
+        if len(masks) > n:  # not when the person fell outside the frame
+            before.append(masks[-1].sum())
         left, right = min(left, x0), max(right, x0 + pw)
+    return _hidden_ones_not_salient(image, masks, salient, before)
+
+
+def street_scene(rng, image, masks, salient, people, horizon=(0.3, 0.6), group=(1, 4)):
+    """People pasted as on a street seen from eye height: in groups of 1-4 walking side by side
+    (each overlapping the last by 0-50% of its width), the groups at different depths, so that
+    the farther a group's feet lie up the frame, towards a horizon row, the smaller its people
+    (from about a tenth of the frame's height to all of it); nearer people are pasted over
+    farther ones. crowd_scene's crowds all stand at one depth, at the photo's own person's scale."""
+    h, w = image.shape[:2]
+    y_h = rng.uniform(*horizon) * h
+    placed, k = [], 0
+    while k < len(people):
+        size = min(int(rng.integers(group[0], group[1] + 1)), len(people) - k)
+        feet = rng.uniform(y_h + 0.15 * (h - y_h), 1.05 * h)
+        height = (feet - y_h) * rng.uniform(1.0, 1.8)
+        x0 = rng.uniform(-0.1, 0.9) * w
+        for crop, cmask in people[k:k + size]:
+            ph = height * rng.uniform(0.9, 1.1)
+            placed.append((feet + rng.uniform(-0.02, 0.02) * h, x0, ph, (crop, cmask)))
+            x0 += crop.shape[1] * ph / crop.shape[0] * rng.uniform(0.5, 1.0)
+        k += size
+    before = [m.sum() for m in masks]
+    for feet, x0, ph, person in sorted(placed, key=lambda p: p[0]):  # far first, near in front
+        n = len(masks)
+        image, masks, salient = paste_person(image, masks, salient, person, x0, feet, ph)
+        if len(masks) > n:
+            before.append(masks[-1].sum())
+    return _hidden_ones_not_salient(image, masks, salient, before)
+
+
+def _hidden_ones_not_salient(image, masks, salient, before):
+    """An instance left with under MIN_VISIBLE of its area before it was covered is not salient;
+    one covered whole is dropped."""
+    if not len(masks):
+        return image, masks, salient
     visible = np.array([m.sum() for m in masks], float) >= MIN_VISIBLE * np.maximum(before[:len(masks)], 1)
     salient = np.where(visible, salient, np.zeros_like(salient))  # keeps the caller's labels' type
     keep = np.array([m.any() for m in masks], bool)

@@ -21,7 +21,7 @@ from . import augment
 from . import boxes as B
 from .cache import load_cache
 from .config import SHIPPED_RECIPE, LossConfig, NetConfig, TrainConfig
-from .crowds import crowd_scene, person_crop
+from .crowds import crowd_scene, person_crop, street_scene
 from .label_rules import MASK_ONLY, SALIENT, instance_roles, union_images, union_parts
 from .losses import detection_loss, mask_loss, saliency_loss
 from .s4net import S4Net
@@ -74,9 +74,11 @@ class CachedDataset:
     def person(self, j):
         return person_crop(self.c["images"][self.c["inst_image"][j]], self.c["inst_masks"][j])
 
-    def sample(self, rng, i, augmented=True, paste_prob=0.5, max_pasted=3, crowd_prob=0.0, crowd=(2, 7)):
+    def sample(self, rng, i, augmented=True, paste_prob=0.5, max_pasted=3, crowd_prob=0.0, crowd=(2, 7),
+               street_share=0.0):
         """One training image and its targets. Augmented: a crowd of real people pasted side by
-        side and over each other in depth order (crowd_prob), or else several real instances pasted
+        side and over each other in depth order (crowd_prob; street_share of those crowds stand
+        in groups at several depths and scales, crowds.street_scene), or else several real instances pasted
         at random places (touching and overlapping ones included, as in a webcam frame with two
         people); flip, zoom-crop, colour jitter."""
         image, masks, salient, unsure = self.raw(i)  # salient: the label_rules role of each
@@ -85,7 +87,9 @@ class CachedDataset:
                 picks = self.person_ids[rng.integers(len(self.person_ids), size=int(rng.integers(*crowd) + 1))]
                 people = [p for p in (self.person(j) for j in picks) if p is not None]
                 before = image
-                image, masks, salient = crowd_scene(rng, image, masks, salient, people)
+                # street_share 0 draws nothing, so the recipes before it replay exactly
+                street = street_share > 0 and rng.random() < street_share
+                image, masks, salient = (street_scene if street else crowd_scene)(rng, image, masks, salient, people)
                 unsure = unsure & ~(image != before).any(2)  # pasted pixels are certain
             elif rng.random() < paste_prob and len(self.salient_ids):
                 for _ in range(rng.integers(1, max_pasted + 1)):
@@ -272,7 +276,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
                 g["lr"] = lr_at(step, cfg)
             idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
             batch = [data.sample(rng, int(i), augmented=cfg.augment, paste_prob=cfg.paste_prob,
-                                 crowd_prob=cfg.crowd_prob) for i in idx]
+                                 crowd_prob=cfg.crowd_prob, street_share=cfg.street_share) for i in idx]
             loss, parts = training_step(model, [b[0] for b in batch], [b[1] for b in batch], cfg.loss, rng)
             opt.zero_grad()
             loss.backward()
@@ -334,6 +338,8 @@ def main(argv=None):
     p.add_argument("--crowd-prob", type=float, default=d.crowd_prob,
                    help="share of training images that get a crowd of 2-7 real people pasted side by side "
                         "and over each other (0: none)")
+    p.add_argument("--street-share", type=float, default=d.street_share,
+                   help="share of those crowds made as street scenes: groups at several depths and scales")
     p.add_argument("--saliency-weight", type=float, default=d.loss.saliency_weight,
                    help="weight of a dense saliency loss on the mask path's feature maps (training-only "
                         "heads, not exported); 0: off")
@@ -361,8 +367,8 @@ def main(argv=None):
         shares = {k: float(v) for k, v in (x.split("=", 1) for x in a.share)}
     except ValueError:
         p.error("--share takes SOURCE=WEIGHT, e.g. --share davis=0.45")
-    if not 0.0 <= a.paste_prob <= 1.0 or not 0.0 <= a.crowd_prob <= 1.0:
-        p.error("--paste-prob and --crowd-prob must be between 0 and 1")
+    if not all(0.0 <= v <= 1.0 for v in (a.paste_prob, a.crowd_prob, a.street_share)):
+        p.error("--paste-prob, --crowd-prob and --street-share must be between 0 and 1")
     if a.saliency_weight < 0:
         p.error("--saliency-weight must be >= 0")
     if not 0.0 <= a.mask_box_expand <= 0.5 or not 0.0 <= a.mask_box_jitter <= 0.5:
@@ -380,7 +386,7 @@ def main(argv=None):
                                       union_parts=a.union_parts, neighbour_weight=a.neighbour_weight),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
-                      augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob,
+                      augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,
                       net=NetConfig(backbone=a.backbone, image_size=a.image_size, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),

@@ -69,3 +69,22 @@ def test_touching_means_boxes_meet_within_a_few_pixels():
     assert touching_pairs(stack(LEFT, box(27, 5, 40, 35)))
     assert not touching_pairs(stack(box(0, 0, 10, 10), box(30, 30, 40, 40)))
     assert not touching_pairs(stack(LEFT))
+
+
+def test_object_kinds_name_each_mask_of_a_real_scene_from_its_own_annotation(data_root):
+    import os
+    from model import formats
+    from model.splits import geometric_rule
+    from model.crowds import synthetic_crowds
+    from tools.object_kinds import ObjectKinds
+    kinds = ObjectKinds(data_root)
+    riders = [s for s in formats.yolo_seg(os.path.join(data_root, "coco128-seg"), geometric_rule)
+              if s.image_path.endswith("000000000049.jpg")][0]
+    _, masks, _ = riders.load()
+    assert sorted(kinds(riders, masks)) == ["animal"] * 2 + ["other"] + ["person"] * 6
+    assert kinds(riders, ~masks[:1]) == ["unknown"]  # a mask that is no annotated object
+    people = [s for s in formats.instance_pngs(os.path.join(data_root, "ccp-person", "images"),
+                                               os.path.join(data_root, "ccp-person", "masks"), "ccp-person")][:4]
+    crowd = synthetic_crowds(people, 1)[0]
+    _, masks, _ = crowd.load()
+    assert kinds(crowd, masks) == ["person"] * len(masks)

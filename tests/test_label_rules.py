@@ -1,9 +1,10 @@
 """Which training regions teach the detector a box, and the training images made for crowds and
 scenery: a union of several regions trains masks but no group box; a crowd keeps each person's
-visible mask in depth order; scenery holds nothing salient."""
+visible mask in depth order, on a street the nearer people larger and in front; scenery holds
+nothing salient."""
 import numpy as np
 
-from model.crowds import crowd_scene, synthetic_crowds
+from model.crowds import crowd_scene, street_scene, synthetic_crowds
 from model.label_rules import (GROUP_SEQUENCES, IGNORED, MASK_ONLY, SALIENT, instance_roles, union_images,
                                union_trains_a_box)
 from model.splits import scenery_crop, shared_datasets
@@ -60,6 +61,26 @@ def test_a_crowd_keeps_each_persons_visible_mask_in_depth_order():
     assert not (masks[:, None] & masks[None]).sum(axis=(2, 3))[~np.eye(4, dtype=bool)].any()  # no pixel twice
     assert (out[masks[-1]] == 200).all()                     # the last one pasted is in front, whole
     assert masks[0].sum() < base.sum()                       # the photo's person is partly hidden
+
+
+def test_a_street_scene_pastes_the_nearer_people_larger_and_in_front():
+    feet, heights = [], []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        image = np.zeros((200, 300, 3), np.uint8)
+        people = [(np.full((60, 20, 3), 10 + 30 * k, np.uint8), np.ones((60, 20), bool)) for k in range(6)]
+        out, masks, salient = street_scene(rng, image, np.zeros((0, 200, 300), bool), np.zeros(0, bool), people)
+        assert len(masks) >= 2 and salient.dtype == bool
+        assert not (masks[:, None] & masks[None]).sum(axis=(2, 3))[~np.eye(len(masks), dtype=bool)].any()
+        front = out[masks[-1]]
+        assert (front == front[0]).all()  # the last one pasted, the nearest, is whole
+        for m in masks:
+            ys = np.nonzero(m.any(1))[0]
+            if ys[-1] < 199:  # feet inside the frame
+                feet.append(ys[-1])
+                heights.append(ys[-1] - ys[0] + 1)
+    assert np.corrcoef(feet, heights)[0, 1] > 0.5
+    assert max(heights) > 3 * min(heights)  # street scale and near scale in one set
 
 
 def test_synthetic_crowds_are_made_only_of_the_people_given(data_root):

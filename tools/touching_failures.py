@@ -3,6 +3,8 @@ validation split's touching scenes is matched (IoU >= 0.5, one-to-one), merged (
 half of it and half of another object), split (two masks hold 20% of it each), poorly matched
 (best IoU 0.3-0.5) or missed, with its size; and how large a merging mask is against the largest
 object it holds (near 1: one object's mask running onto a neighbour; large: a box round a group).
+Also by what the objects are (tools.object_kinds): people in photos apart from the synthetic crowds'
+people, animals, other COCO objects; and which kinds each merging mask holds.
 
     python -m tools.touching_failures --onnx assets/s4net.onnx --data ../shared/data --teacher-maps TM
 """
@@ -15,6 +17,7 @@ from tqdm import tqdm
 from model.evaluate import OnnxPredictor, predict_full_res
 from model.instance_metrics import FALSE_SHARE, MATCH_IOU, MERGE_SHARE, SPLIT_SHARE, touching_pairs
 from model.splits import shared_datasets
+from tools.object_kinds import ObjectKinds
 
 
 def size_class(share):
@@ -44,6 +47,7 @@ def main(argv=None):
     predictor = OnnxPredictor(a.onnx)
     samples = [s for s in shared_datasets(a.data, a.teacher_maps) if s.split == "val" and not s.union_mask]
     outcome, by_source, sizes, merge_ratio = Counter(), defaultdict(Counter), defaultdict(Counter), []
+    kinds_of, by_kind, merged_kinds = ObjectKinds(a.data), defaultdict(Counter), Counter()
     scenes = 0
     for s in tqdm(samples, unit="img"):
         image, gm, gs = s.load()
@@ -51,6 +55,11 @@ def main(argv=None):
         if not touching_pairs(gt):
             continue
         scenes += 1
+        kinds = kinds_of(s, gt)
+        if s.group.startswith("crowds/"):
+            kinds = ["person (crowds)"] * len(gt)
+        else:
+            kinds = ["person (photos)" if k == "person" else k for k in kinds]
         masks, scores = predict_full_res(predictor, image, 0.05)
         shown = masks[scores >= a.threshold]
         gt_area = gt.reshape(len(gt), -1).sum(1).astype(np.float64)
@@ -63,6 +72,7 @@ def main(argv=None):
                 js = np.flatnonzero(held[i] >= MERGE_SHARE)
                 if len(js) >= 2:
                     merge_ratio.append(area[i] / gt_area[js].max())
+                    merged_kinds[" + ".join(sorted(kinds[j] for j in js))] += 1
         else:
             iou = held = np.zeros((0, len(gt)))
         matched = one_to_one(iou)
@@ -79,6 +89,7 @@ def main(argv=None):
                 kind = "missed"
             outcome[kind] += 1
             by_source[s.group.split("/")[0]][kind] += 1
+            by_kind[kinds[j]][kind] += 1
             sizes[kind][size_class(gt_area[j] / gt[0].size)] += 1
     total = max(sum(outcome.values()), 1)
     print(f"{a.onnx}: {scenes} scenes with touching instances, {total} salient objects "
@@ -87,6 +98,11 @@ def main(argv=None):
         print(f"  {kind:<20} {n:4d}  {n / total:5.1%}  by size: {dict(sizes[kind])}")
     for source, c in sorted(by_source.items()):
         print(f"  {source:<14} {dict(c)}")
+    for what, c in sorted(by_kind.items()):
+        n = sum(c.values())
+        print(f"  {what:<16} {n:4d} objects, recall@0.5 {c['matched'] / n:.3f}: {dict(c)}")
+    if merged_kinds:
+        print("  merging masks hold: " + ", ".join(f"{k} ({n})" for k, n in merged_kinds.most_common()))
     if merge_ratio:
         print(f"  merging masks: {len(merge_ratio)}, area over the largest object held: median "
               f"{np.median(merge_ratio):.2f}, quartiles {np.percentile(merge_ratio, 25):.2f}-"
