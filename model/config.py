@@ -94,6 +94,10 @@ class LossConfig:
     union_parts: bool = False
     # mask-loss weight of the cells where another object of the image lies (1: no extra weight)
     neighbour_weight: float = 1.0
+    # which objects count as neighbours: "all" (parts of one DAVIS region too) or "boxed" (only
+    # objects the detector draws a box for: a region's parts have none, so the one mask a user
+    # sees for such a region must hold all of them)
+    neighbours: str = "all"
 
 
 @dataclass

@@ -142,6 +142,12 @@ def mask_branch_boxes(gt_boxes, expand, jitter, rng, size):
     return b
 
 
+def neighbour_maps(masks, counted):
+    """(K, H, W) bool masks -> (K, H, W): for each object, where the image's other objects lie,
+    of the first `counted` (those with a detector box, when a region's parts follow them)."""
+    return masks[:counted].any(0)[None] & ~masks
+
+
 def training_step(model, images_bgr, targets, loss_cfg, rng):
     """Total loss and its parts for one batch: GT boxes (at most max_masks_per_image each) go to
     the mask branch, as in the paper, or loose ones made from them (mask_branch_boxes)."""
@@ -153,6 +159,7 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
     bidx, mboxes, mmasks, munsure, mothers = [], [], [], [], []
     for i, t in enumerate(targets):
         boxes, masks = t["boxes"], t["masks"]
+        boxed = len(boxes)  # the first `boxed` objects train a detector box; the rest are masks only
         if len(t.get("mask_only_boxes", ())) and loss_cfg.union_masks:  # masks but no detector box
             boxes, masks = torch.cat([boxes, t["mask_only_boxes"]]), torch.cat([masks, t["mask_only_masks"]])
         elif len(t.get("mask_only_masks", ())) and loss_cfg.union_parts:
@@ -162,13 +169,12 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
                 masks = torch.cat([masks, torch.from_numpy(np.stack(parts)).to(device, masks.dtype)])
         n = len(boxes)
         pick = rng.permutation(n)[:loss_cfg.max_masks_per_image] if n else []
-        occupied = masks.bool()
-        everyone = occupied.any(0)
+        others = neighbour_maps(masks.bool(), boxed if loss_cfg.neighbours == "boxed" else n)
         for j in pick:
             bidx.append(i)
             mboxes.append(boxes[j])
             mmasks.append(masks[j])
-            mothers.append(everyone & ~occupied[j])  # the image's other objects
+            mothers.append(others[j])
             munsure.append(t["unsure"] if "unsure" in t else torch.zeros_like(t["masks"][j]))
     if bidx:
         bidx_t = torch.tensor(bidx, device=device)
@@ -359,6 +365,9 @@ def main(argv=None):
                    help="with --no-union-masks: a region in separate parts trains one mask per part")
     p.add_argument("--neighbour-weight", type=float, default=d.loss.neighbour_weight,
                    help="mask-loss weight of the cells where another object of the image lies (1: none extra)")
+    p.add_argument("--neighbours", choices=["all", "boxed"], default=d.loss.neighbours,
+                   help="with --neighbour-weight: every other object of the image, or only those the "
+                        "detector draws a box for (not the parts of one DAVIS region)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -383,7 +392,8 @@ def main(argv=None):
         p.error("--mask-path-only needs --init: a detector to keep")
     cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
                                       mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks,
-                                      union_parts=a.union_parts, neighbour_weight=a.neighbour_weight),
+                                      union_parts=a.union_parts, neighbour_weight=a.neighbour_weight,
+                                      neighbours=a.neighbours),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,

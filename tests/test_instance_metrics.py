@@ -88,3 +88,14 @@ def test_object_kinds_name_each_mask_of_a_real_scene_from_its_own_annotation(dat
     crowd = synthetic_crowds(people, 1)[0]
     _, masks, _ = crowd.load()
     assert kinds(crowd, masks) == ["person"] * len(masks)
+
+
+def test_touching_failures_reads_the_detectors_box_back_from_its_mask_window():
+    import torch
+    from model.boxes import expand_boxes
+    from tools.touching_failures import box_iou, detector_boxes
+    box = np.array([[40.0, 60.0, 100.0, 180.0]])
+    window = expand_boxes(torch.tensor(box, dtype=torch.float32), 0.15, 320.0).numpy()
+    assert window[0, 2] - window[0, 0] > 60  # grown
+    assert np.allclose(detector_boxes(window, 0.15), box, atol=1e-3)
+    assert box_iou(box, np.array([[70.0, 60.0, 130.0, 180.0]]))[0, 0] == pytest.approx(1 / 3)

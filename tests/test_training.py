@@ -106,6 +106,19 @@ def test_spill_onto_a_neighbour_costs_more_than_spill_onto_background():
     assert torch.equal(mask_loss(spill_left, gt, box, 4, neighbours=neighbour), mask_loss(spill_left, gt, box, 4))
 
 
+def test_a_regions_parts_are_not_each_others_neighbours_when_only_boxed_objects_count():
+    from model.train import neighbour_maps
+    masks = torch.zeros(3, 8, 8, dtype=torch.bool)
+    masks[0, :, :2] = True   # an object with a detector box
+    masks[1, :, 3:5] = True  # two parts of one region: masks only, no box
+    masks[2, :, 6:] = True
+    every = neighbour_maps(masks, 3)
+    assert torch.equal(every[1], masks[0] | masks[2])
+    boxed = neighbour_maps(masks, 1)
+    assert torch.equal(boxed[1], masks[0]) and torch.equal(boxed[2], masks[0])
+    assert not boxed[0].any()  # the boxed object has no boxed neighbour
+
+
 def test_training_command_rejects_options_that_would_do_nothing(capsys):
     from model.train import main
     for args, says in ((["--union-parts"], "--union-parts needs --no-union-masks"),

@@ -4,7 +4,9 @@ half of it and half of another object), split (two masks hold 20% of it each), p
 (best IoU 0.3-0.5) or missed, with its size; and how large a merging mask is against the largest
 object it holds (near 1: one object's mask running onto a neighbour; large: a box round a group).
 Also by what the objects are (tools.object_kinds): people in photos apart from the synthetic crowds'
-people, animals, other COCO objects; and which kinds each merging mask holds.
+people, animals, other COCO objects; which kinds each merging mask holds; and, for each object not
+matched, whether the detector drew a box for it (box IoU >= 0.5 with the object's own box, after the
+graph's NMS): shown, under the display threshold, or none (then no mask can match it).
 
     python -m tools.touching_failures --onnx assets/s4net.onnx --data ../shared/data --teacher-maps TM
 """
@@ -14,7 +16,9 @@ from collections import Counter, defaultdict
 import numpy as np
 from tqdm import tqdm
 
-from model.evaluate import OnnxPredictor, predict_full_res
+from contracts.postprocess import graph_input, instance_masks, to_frame
+from model.config import SHIPPED_RECIPE
+from model.evaluate import OnnxPredictor
 from model.instance_metrics import FALSE_SHARE, MATCH_IOU, MERGE_SHARE, SPLIT_SHARE, touching_pairs
 from model.splits import shared_datasets
 from tools.object_kinds import ObjectKinds
@@ -37,17 +41,42 @@ def one_to_one(iou):
     return used_g
 
 
+def box_iou(a, b):
+    """(n, 4) x (m, 4) x0y0x1y1 -> (n, m)."""
+    lo, hi = np.maximum(a[:, None, :2], b[None, :, :2]), np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(-1)
+    area = lambda x: (x[:, 2:] - x[:, :2]).prod(-1)
+    return inter / (area(a)[:, None] + area(b)[None] - inter)
+
+
+def detector_boxes(windows, expand):
+    """The detector's boxes from the graph's mask windows (each side grown by `expand` of the box)."""
+    centre, half = (windows[:, :2] + windows[:, 2:]) / 2, (windows[:, 2:] - windows[:, :2]) / 2 / (1 + 2 * expand)
+    return np.concatenate([centre - half, centre + half], 1)
+
+
+def mask_boxes(masks):
+    out = []
+    for m in masks:
+        ys, xs = np.nonzero(m)
+        out.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    return np.array(out, np.float64).reshape(-1, 4)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--onnx", required=True)
     p.add_argument("--data", default="../shared/data")
     p.add_argument("--teacher-maps")
     p.add_argument("--threshold", type=float, default=0.5, help="display threshold (the app's)")
+    p.add_argument("--mask-box-expand", type=float, default=SHIPPED_RECIPE["mask_box_expand"],
+                   help="how much the model grows each box into its mask window (the graph does not say)")
     a = p.parse_args(argv)
     predictor = OnnxPredictor(a.onnx)
     samples = [s for s in shared_datasets(a.data, a.teacher_maps) if s.split == "val" and not s.union_mask]
     outcome, by_source, sizes, merge_ratio = Counter(), defaultdict(Counter), defaultdict(Counter), []
     kinds_of, by_kind, merged_kinds = ObjectKinds(a.data), defaultdict(Counter), Counter()
+    unmatched_box = defaultdict(Counter)
     scenes = 0
     for s in tqdm(samples, unit="img"):
         image, gm, gs = s.load()
@@ -60,7 +89,14 @@ def main(argv=None):
             kinds = ["person (crowds)"] * len(gt)
         else:
             kinds = ["person (photos)" if k == "person" else k for k in kinds]
-        masks, scores = predict_full_res(predictor, image, 0.05)
+        windows, scores, maps = predictor(graph_input(image, predictor.size)[0], 0.05)
+        found = to_frame(windows, scores, maps, image.shape[:2], predictor.size)
+        masks, scores = instance_masks(found, image), found.scores  # as model.evaluate: what users see
+        h, w = image.shape[:2]
+        size = predictor.size
+        det = detector_boxes(np.asarray(windows[:len(scores)], np.float64) * [w / size, h / size, w / size, h / size],
+                             a.mask_box_expand)
+        own = box_iou(det, mask_boxes(gt)) if len(det) else np.zeros((0, len(gt)))
         shown = masks[scores >= a.threshold]
         gt_area = gt.reshape(len(gt), -1).sum(1).astype(np.float64)
         if len(shown):
@@ -88,6 +124,11 @@ def main(argv=None):
             else:
                 kind = "missed"
             outcome[kind] += 1
+            if kind != "matched":
+                hit = own[:, j] >= 0.5
+                box = ("shown" if (scores[hit] >= a.threshold).any() else "under the display threshold") if hit.any() \
+                    else "none"
+                unmatched_box[kinds[j]][box] += 1
             by_source[s.group.split("/")[0]][kind] += 1
             by_kind[kinds[j]][kind] += 1
             sizes[kind][size_class(gt_area[j] / gt[0].size)] += 1
@@ -101,6 +142,8 @@ def main(argv=None):
     for what, c in sorted(by_kind.items()):
         n = sum(c.values())
         print(f"  {what:<16} {n:4d} objects, recall@0.5 {c['matched'] / n:.3f}: {dict(c)}")
+    for what, c in sorted(unmatched_box.items()):
+        print(f"  {what:<16} not matched: the detector's box for it {dict(c)}")
     if merged_kinds:
         print("  merging masks hold: " + ", ".join(f"{k} ({n})" for k, n in merged_kinds.most_common()))
     if merge_ratio:
