@@ -77,6 +77,8 @@ def main(argv=None):
     p.add_argument("--data", default="../shared/data")
     p.add_argument("--out", default="data_cache")
     p.add_argument("--teacher-maps", help="saliency maps from model.pseudo_label (teacher rule + unlabelled)")
+    p.add_argument("--no-person-rule", action="store_true",
+                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
     p.add_argument("--teacher", help="teacher ONNX file: label what has no map yet first (needs --teacher-maps)")
     p.add_argument("--preset", default="isnet", help="the teacher's pre-processing (isnet or u2net)")
     p.add_argument("--size", type=int, default=320)
@@ -89,7 +91,7 @@ def main(argv=None):
         if status:
             sys.exit(status)
     try:
-        samples = shared_datasets(a.data, a.teacher_maps)
+        samples = shared_datasets(a.data, a.teacher_maps, not a.no_person_rule)
     except (FileNotFoundError, AnnotationError) as e:
         sys.exit(f"error: {e}")
     os.makedirs(a.out, exist_ok=True)

@@ -94,6 +94,8 @@ def main(argv=None):
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", required=True, help="../shared/data (its training split)")
     p.add_argument("--teacher-maps", help="teacher maps (as for model.cache / model.evaluate)")
+    p.add_argument("--no-person-rule", action="store_true",
+                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
     p.add_argument("--every", type=int, default=6, help="every N-th training image of each source")
     p.add_argument("--out", help="write the checkpoint with the chosen mask bias here")
     p.add_argument("--json", help="write the table here")
@@ -105,7 +107,7 @@ def main(argv=None):
         predictor = TorchPredictor(a.checkpoint)
         if a.input_size or a.mask_flip:
             predictor.net.enlarge_mask_path(a.input_size or predictor.size, a.mask_flip)
-        samples = training_subset(shared_datasets(a.data, a.teacher_maps), a.every)
+        samples = training_subset(shared_datasets(a.data, a.teacher_maps, not a.no_person_rule), a.every)
     except (FileNotFoundError, formats.AnnotationError, CheckpointError, ValueError) as e:
         sys.exit(f"error: {e}")
     if not samples:

@@ -224,6 +224,8 @@ def main(argv=None):
     p.add_argument("--images", help="image folder for --coco-json")
     p.add_argument("--teacher-maps", help="with --data: teacher maps (model.pseudo_label): COCO's salient "
                                           "instances by the teacher rule, and the unlabelled validation photos")
+    p.add_argument("--no-person-rule", action="store_true",
+                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
     p.add_argument("--threshold", type=float, default=0.5, help="score threshold for J")
     p.add_argument("--raw-masks", action="store_true",
                    help="score the graph's masks as they are, without the app's edge refinement")
@@ -232,7 +234,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     try:
         if a.data:
-            samples = [s for s in shared_datasets(a.data, a.teacher_maps) if s.split == "val"]
+            samples = [s for s in shared_datasets(a.data, a.teacher_maps, not a.no_person_rule) if s.split == "val"]
         elif a.coco_json:
             if not a.images:
                 sys.exit("error: --coco-json needs --images")

@@ -100,8 +100,12 @@ def davis(root):
 
 
 # -- YOLO-seg polygons (coco128-seg) ---------------------------------------------------------------
-def parse_yolo_seg(path, h, w):
-    polys = []
+YOLO_PERSON, COCO_PERSON = 0, 1  # the class "person" in the 80-class YOLO index and in COCO's ids
+
+
+def parse_yolo_seg(path, h, w, with_classes=False):
+    """Polygons in pixels (and, with_classes, the (n,) class indices)."""
+    polys, classes = [], []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
             vals = line.split()
@@ -118,7 +122,8 @@ def parse_yolo_seg(path, h, w):
             if pts.min() < -0.01 or pts.max() > 1.01:
                 raise AnnotationError(path, f"line {lineno}: coordinates must be normalised to 0..1")
             polys.append(pts * [w, h])
-    return polys
+            classes.append(int(vals[0]))
+    return (polys, np.array(classes, np.int64)) if with_classes else polys
 
 
 def yolo_seg(root, salient_rule):
@@ -133,9 +138,9 @@ def yolo_seg(root, salient_rule):
             label = os.path.join(root, "labels", split, stem + ".txt")
 
             def load(h, w, label=label, img_path=os.path.join(img_dir, name)):
-                polys = parse_yolo_seg(label, h, w) if os.path.exists(label) else []
+                polys, classes = parse_yolo_seg(label, h, w, True) if os.path.exists(label) else ([], np.zeros(0))
                 masks = _stack([_polygon_mask(p, (h, w)) for p in polys], (h, w))
-                keep, salient = salient_rule(masks, img_path)
+                keep, salient = salient_rule(masks, img_path, people=classes == YOLO_PERSON)
                 return masks[keep], salient[keep]
             samples.append(Sample(os.path.join(img_dir, name), f"{os.path.basename(root)}/{stem}", load))
     return samples
@@ -170,7 +175,8 @@ def via(split_dir):
 def coco_json(json_path, image_dir, salient_rule=None, group_prefix="coco"):
     """COCO instances JSON, polygons or RLE (compressed or not). Without a salient rule every
     annotation is salient (salient-instance benchmarks annotate only salient objects); with one,
-    rule(masks, image_path) -> (keep, salient) decides (COCO itself annotates every object).
+    rule(masks, image_path, people=(n,) bool) -> (keep, salient) decides (COCO itself annotates
+    every object).
     `iscrowd` regions are never salient: they are ignored."""
     from pycocotools import mask as mask_utils
     try:
@@ -202,7 +208,8 @@ def coco_json(json_path, image_dir, salient_rule=None, group_prefix="coco"):
             crowd = np.array([bool(a.get("iscrowd")) for a in items], bool)
             if salient_rule is None:
                 return masks, ~crowd
-            keep, salient = salient_rule(masks, os.path.join(image_dir, im["file_name"]))
+            people = np.array([a.get("category_id") == COCO_PERSON for a in items], bool)
+            keep, salient = salient_rule(masks, os.path.join(image_dir, im["file_name"]), people=people)
             salient = salient & ~crowd
             return masks[keep], salient[keep]
         samples.append(Sample(os.path.join(image_dir, im["file_name"]), f"{group_prefix}/{image_id}", load))

@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .formats import IMAGE_EXTS
-from .splits import davis_val_sequences
+from .splits import davis_val_sequences, unlabelled_photos
 from .teacher_maps import map_path, read_map
 
 # input side, normalisation (x in 0..1 RGB: (x - mean) / std), output index, min-max normalise
@@ -34,6 +34,11 @@ DATA_SOURCES = {
     "davis-val": None,  # filled from model.splits (the validation sequences)
     "coco128": "coco128-seg/images",
     "coco-extra": "coco-extra/images",
+    # validation only, but its salient objects follow the same teacher rule as the other COCO sets
+    "coco-more": "coco-more/images",
+    # the unlabelled photos of the validation split (model.splits) before the rest, so a stopped run
+    # leaves the validation split whole
+    "unlabelled-val": None,
     "unlabelled": "unlabelled",
 }
 
@@ -109,11 +114,14 @@ def data_images(data_root, sources):
     for name in sources:
         if name == "davis-val":
             paths += [f[0] for f in davis_val_frames(data_root)]
+        elif name == "unlabelled-val":
+            if os.path.isdir(os.path.join(data_root, "unlabelled")):
+                paths += [path for path, split in unlabelled_photos(data_root) if split == "val"]
         else:
             d = os.path.join(data_root, DATA_SOURCES[name])
             if os.path.isdir(d):
                 paths += images_under(d)
-    return paths
+    return list(dict.fromkeys(paths))  # unlabelled-val is a part of unlabelled: each image once
 
 
 def claim_out_dir(out_dir, teacher_path, preset):

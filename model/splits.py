@@ -23,6 +23,11 @@ COCO annotates every object. Which are salient, two rules:
   least 0.5% of the image; background (dropped, so its anchors are negatives: "this object is not
   salient") when the map covers under 20% of it; ignored in between and when tiny. This is how
   ILSO itself was made: saliency from a saliency model, instances from the annotation.
+  PERSON RULE, on top of it: a COCO person of at least 1% of the image is salient whatever the map
+  says, and no person is background (a smaller one the teacher leaves out is ignored). The teacher
+  separates one foreground from the rest and often keeps only the nearest person of a group; its
+  "background" people taught the detector that the second of two people side by side is not
+  salient, so it drew no box for them (docs/model.md).
 - GEOMETRIC RULE (without teacher maps, the first model's): salient when the mask covers >= 5% of
   the image and its box centre lies in the central 80% of both axes, the 4 largest such at most;
   all other objects are ignored (neither positive nor negative anchors).
@@ -31,6 +36,7 @@ of the image is a salient pseudo-instance, smaller ones are ignored, and pixels 
 is unsure (0.3 < map < 0.7) are left out of the mask loss.
 """
 import os
+import sys
 
 import cv2
 import numpy as np
@@ -45,6 +51,7 @@ SALIENT_MIN_AREA = 0.05
 SALIENT_CENTRE = 0.8
 SALIENT_MAX = 4
 TEACHER_SALIENT, TEACHER_BACKGROUND, TEACHER_MIN_AREA = 0.5, 0.2, 0.005
+PERSON_SALIENT_AREA = 0.01
 PSEUDO_MIN_AREA, PSEUDO_UNSURE = 0.01, (0.3, 0.7)
 CROWDS, CROWD_SEED = 40, 0
 SCENERY_EVERY = 3
@@ -52,8 +59,9 @@ SCENERY_CLASSES = {"alp", "cliff", "coral_reef", "geyser", "lakeside", "promonto
                    "volcano", "breakwater", "stone_wall", "worm_fence", "picket_fence", "maze"}
 
 
-def geometric_rule(masks, image_path=None):
-    """(keep, salient) by size and position (the first model's rule): nothing is dropped."""
+def geometric_rule(masks, image_path=None, people=None):
+    """(keep, salient) by size and position (the first model's rule): nothing is dropped; what an
+    object is plays no part."""
     n, h, w = masks.shape if len(masks) else (0, 1, 1)
     salient = np.zeros(n, bool)
     if n == 0:
@@ -69,8 +77,9 @@ def geometric_rule(masks, image_path=None):
     return np.ones(n, bool), salient
 
 
-def teacher_rule_on_map(masks, saliency):
-    """(keep, salient) from a saliency map (H, W) in 0..1, see the module docstring."""
+def teacher_rule_on_map(masks, saliency, people=None):
+    """(keep, salient) from a saliency map (H, W) in 0..1, see the module docstring. people (n,)
+    bool: which objects are people (the person rule); None: none are."""
     n = len(masks)
     if n == 0:
         return np.ones(0, bool), np.zeros(0, bool)
@@ -81,6 +90,10 @@ def teacher_rule_on_map(masks, saliency):
     big = area >= TEACHER_MIN_AREA * h * w
     salient = big & (covered >= TEACHER_SALIENT)
     keep = ~(big & (covered < TEACHER_BACKGROUND))
+    if people is not None:
+        person = np.asarray(people, bool)
+        salient |= person & (area >= PERSON_SALIENT_AREA * h * w)
+        keep |= person
     return keep, salient
 
 
@@ -88,8 +101,8 @@ class TeacherRule:
     """The teacher rule for images of the shared data, reading the stored maps; images without a
     map fall back to the geometric rule (and are counted)."""
 
-    def __init__(self, maps_dir, data_root):
-        self.maps_dir, self.data_root = maps_dir, data_root
+    def __init__(self, maps_dir, data_root, person_rule=True):
+        self.maps_dir, self.data_root, self.person_rule = maps_dir, data_root, person_rule
         self.missing = 0
 
     def saliency(self, image_path):
@@ -98,12 +111,15 @@ class TeacherRule:
     def has_map(self, image_path):
         return os.path.exists(map_path(self.maps_dir, os.path.relpath(image_path, self.data_root)))
 
-    def __call__(self, masks, image_path):
+    def __call__(self, masks, image_path, people=None):
         sal = self.saliency(image_path)
         if sal is None or (len(masks) and sal.shape != masks.shape[1:]):
+            if not self.missing:  # said once: a silent fallback measured coco-more by another rule
+                print(f"warning: no teacher map for {image_path}: its objects (and those of any other image "
+                      f"without one) follow the geometric rule; model.pseudo_label makes the maps", file=sys.stderr)
             self.missing += 1
             return geometric_rule(masks)
-        return teacher_rule_on_map(masks, sal)
+        return teacher_rule_on_map(masks, sal, people if self.person_rule else None)
 
 
 def pseudo_instances(saliency):
@@ -214,15 +230,16 @@ def scenery(data_root, davis_train_sequences, every=SCENERY_EVERY):
     return samples
 
 
-def shared_datasets(data_root, teacher_maps=None):
+def shared_datasets(data_root, teacher_maps=None, person_rule=True):
     """All samples of ../shared/data, each with a 'split' attribute ('train' or 'val').
     teacher_maps: folder of model.pseudo_label maps: COCO's salient instances by the teacher rule,
-    and the unlabelled photos as pseudo-labelled data."""
+    and the unlabelled photos as pseudo-labelled data. person_rule: COCO's people follow the person
+    rule (module docstring); False: the teacher alone decides, as for the models up to v11."""
     if not os.path.isdir(data_root):
         raise FileNotFoundError(f"data folder not found: {data_root}")
     if teacher_maps is not None and not os.path.isdir(teacher_maps):
         raise FileNotFoundError(f"teacher maps folder not found: {teacher_maps}")
-    rule = TeacherRule(teacher_maps, data_root) if teacher_maps else geometric_rule
+    rule = TeacherRule(teacher_maps, data_root, person_rule) if teacher_maps else geometric_rule
     samples = []
     davis_root = os.path.join(data_root, "davis2016-train")
     if os.path.isdir(davis_root):

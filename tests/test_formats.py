@@ -34,6 +34,28 @@ def test_yolo_seg_reader(coco_sample):
     assert all(m.any() for m in masks)
 
 
+def test_coco_readers_tell_the_salient_rule_which_objects_are_people(data_root):
+    seen = []
+
+    def rule(masks, image_path, people=None):
+        seen.append(people)
+        return np.ones(len(masks), bool), np.ones(len(masks), bool)
+    # coco128-seg 000000000036: one person with an umbrella (YOLO classes 0 and 25)
+    yolo = {s.image_path.rsplit("/", 1)[-1]: s for s in formats.yolo_seg(os.path.join(data_root, "coco128-seg"), rule)}
+    yolo["000000000036.jpg"].load()
+    coco = formats.coco_json(os.path.join(data_root, "coco-more", "instances.json"),
+                             os.path.join(data_root, "coco-more", "images"), rule, group_prefix="coco-more")
+    for s in coco[:5]:
+        s.load()
+    assert sorted(seen[0].tolist()) == [False, True]
+    with open(os.path.join(data_root, "coco-more", "instances.json")) as f:
+        data = json.load(f)
+    for s, people in zip(coco[:5], seen[1:]):
+        image_id = int(s.group.split("/")[1])
+        expected = [a["category_id"] == 1 for a in data["annotations"] if a["image_id"] == image_id]
+        assert people.tolist() == expected
+
+
 def test_via_reader(data_root):
     samples = formats.via(os.path.join(data_root, "balloon", "val"))
     assert len(samples) == 13

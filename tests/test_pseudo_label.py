@@ -98,6 +98,15 @@ def square(h, w, y0, y1, x0, x1):
     return m
 
 
+def test_the_teacher_labels_coco_more_and_the_validation_photos_first(data_root):
+    from model.pseudo_label import data_images
+    from model.splits import unlabelled_photos
+    assert len(data_images(data_root, ["coco-more"])) == 69
+    val = [p for p, split in unlabelled_photos(data_root) if split == "val"]
+    paths = data_images(data_root, ["unlabelled-val", "unlabelled"])
+    assert paths[:len(val)] == val and len(set(paths)) == len(paths) == len(list(unlabelled_photos(data_root)))
+
+
 def test_teacher_rule_on_hand_made_cases():
     h = w = 100
     sal = np.zeros((h, w), np.float32)
@@ -112,6 +121,25 @@ def test_teacher_rule_on_hand_made_cases():
     keep, salient = teacher_rule_on_map(masks, sal)
     assert salient.tolist() == [True, True, False, False, False]
     assert keep.tolist() == [True, True, True, False, True]
+
+
+def test_person_rule_makes_people_salient_whatever_the_teacher_says():
+    h = w = 100
+    sal = np.zeros((h, w), np.float32)
+    sal[10:60, 10:30] = 0.9                      # the teacher sees only the nearest person
+    masks = np.stack([
+        square(h, w, 10, 60, 10, 30),            # the person it sees: salient
+        square(h, w, 10, 60, 30, 50),            # the person beside, uncovered: salient all the same
+        square(h, w, 90, 98, 90, 98),            # a far person under 1% of the image, uncovered: ignored
+        square(h, w, 60, 100, 50, 100),          # a car the teacher leaves out: background, as before
+    ])
+    people = np.array([True, True, True, False])
+    keep, salient = teacher_rule_on_map(masks, sal, people)
+    assert salient.tolist() == [True, True, False, False]
+    assert keep.tolist() == [True, True, True, False]
+    # without it the teacher alone decides: the person beside is background
+    keep, salient = teacher_rule_on_map(masks, sal)
+    assert salient.tolist() == [True, False, False, False] and keep.tolist() == [True, False, False, False]
 
 
 def test_geometric_rule_on_hand_made_cases():

@@ -68,12 +68,15 @@ def main(argv=None):
     p.add_argument("--onnx", required=True)
     p.add_argument("--data", default="../shared/data")
     p.add_argument("--teacher-maps")
+    p.add_argument("--no-person-rule", action="store_true",
+                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
     p.add_argument("--threshold", type=float, default=0.5, help="display threshold (the app's)")
     p.add_argument("--mask-box-expand", type=float, default=SHIPPED_RECIPE["mask_box_expand"],
                    help="how much the model grows each box into its mask window (the graph does not say)")
     a = p.parse_args(argv)
     predictor = OnnxPredictor(a.onnx)
-    samples = [s for s in shared_datasets(a.data, a.teacher_maps) if s.split == "val" and not s.union_mask]
+    samples = [s for s in shared_datasets(a.data, a.teacher_maps, not a.no_person_rule)
+               if s.split == "val" and not s.union_mask]
     outcome, by_source, sizes, merge_ratio = Counter(), defaultdict(Counter), defaultdict(Counter), []
     kinds_of, by_kind, merged_kinds = ObjectKinds(a.data), defaultdict(Counter), Counter()
     unmatched_box = defaultdict(Counter)
