@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .formats import AnnotationError
-from .splits import shared_datasets
+from .splits import add_person_rule_flag, shared_datasets
 
 
 def resize_sample(image, masks, size):
@@ -77,8 +77,7 @@ def main(argv=None):
     p.add_argument("--data", default="../shared/data")
     p.add_argument("--out", default="data_cache")
     p.add_argument("--teacher-maps", help="saliency maps from model.pseudo_label (teacher rule + unlabelled)")
-    p.add_argument("--no-person-rule", action="store_true",
-                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
+    add_person_rule_flag(p)
     p.add_argument("--teacher", help="teacher ONNX file: label what has no map yet first (needs --teacher-maps)")
     p.add_argument("--preset", default="isnet", help="the teacher's pre-processing (isnet or u2net)")
     p.add_argument("--size", type=int, default=320)

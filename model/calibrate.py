@@ -31,7 +31,7 @@ from tqdm import tqdm
 from . import formats
 from .checkpoint import CheckpointError, read_checkpoint
 from .evaluate import TorchPredictor, evaluate
-from .splits import shared_datasets
+from .splits import add_person_rule_flag, shared_datasets
 
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55)
 
@@ -94,8 +94,7 @@ def main(argv=None):
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--data", required=True, help="../shared/data (its training split)")
     p.add_argument("--teacher-maps", help="teacher maps (as for model.cache / model.evaluate)")
-    p.add_argument("--no-person-rule", action="store_true",
-                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
+    add_person_rule_flag(p)
     p.add_argument("--every", type=int, default=6, help="every N-th training image of each source")
     p.add_argument("--out", help="write the checkpoint with the chosen mask bias here")
     p.add_argument("--json", help="write the table here")

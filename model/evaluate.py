@@ -28,7 +28,7 @@ from contracts.postprocess import graph_input, instance_masks, to_frame  # the a
 
 from . import formats
 from .instance_metrics import image_counts, summarise, touching_pairs
-from .splits import shared_datasets
+from .splits import add_person_rule_flag, shared_datasets
 
 IOU_THRESHOLDS = (0.5, 0.7)
 
@@ -224,8 +224,7 @@ def main(argv=None):
     p.add_argument("--images", help="image folder for --coco-json")
     p.add_argument("--teacher-maps", help="with --data: teacher maps (model.pseudo_label): COCO's salient "
                                           "instances by the teacher rule, and the unlabelled validation photos")
-    p.add_argument("--no-person-rule", action="store_true",
-                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
+    add_person_rule_flag(p)
     p.add_argument("--threshold", type=float, default=0.5, help="score threshold for J")
     p.add_argument("--raw-masks", action="store_true",
                    help="score the graph's masks as they are, without the app's edge refinement")

@@ -103,8 +103,8 @@ def davis(root):
 YOLO_PERSON, COCO_PERSON = 0, 1  # the class "person" in the 80-class YOLO index and in COCO's ids
 
 
-def parse_yolo_seg(path, h, w, with_classes=False):
-    """Polygons in pixels (and, with_classes, the (n,) class indices)."""
+def parse_yolo_seg(path, h, w):
+    """(polygons in pixels, (n,) class indices)."""
     polys, classes = [], []
     with open(path) as f:
         for lineno, line in enumerate(f, 1):
@@ -123,7 +123,7 @@ def parse_yolo_seg(path, h, w, with_classes=False):
                 raise AnnotationError(path, f"line {lineno}: coordinates must be normalised to 0..1")
             polys.append(pts * [w, h])
             classes.append(int(vals[0]))
-    return (polys, np.array(classes, np.int64)) if with_classes else polys
+    return polys, np.array(classes, np.int64)
 
 
 def yolo_seg(root, salient_rule):
@@ -138,7 +138,7 @@ def yolo_seg(root, salient_rule):
             label = os.path.join(root, "labels", split, stem + ".txt")
 
             def load(h, w, label=label, img_path=os.path.join(img_dir, name)):
-                polys, classes = parse_yolo_seg(label, h, w, True) if os.path.exists(label) else ([], np.zeros(0))
+                polys, classes = parse_yolo_seg(label, h, w) if os.path.exists(label) else ([], np.zeros(0))
                 masks = _stack([_polygon_mask(p, (h, w)) for p in polys], (h, w))
                 keep, salient = salient_rule(masks, img_path, people=classes == YOLO_PERSON)
                 return masks[keep], salient[keep]

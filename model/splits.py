@@ -230,6 +230,12 @@ def scenery(data_root, davis_train_sequences, every=SCENERY_EVERY):
     return samples
 
 
+def add_person_rule_flag(parser):
+    """--no-person-rule, for every command that reads shared_datasets."""
+    parser.add_argument("--no-person-rule", action="store_true",
+                        help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
+
+
 def shared_datasets(data_root, teacher_maps=None, person_rule=True):
     """All samples of ../shared/data, each with a 'split' attribute ('train' or 'val').
     teacher_maps: folder of model.pseudo_label maps: COCO's salient instances by the teacher rule,

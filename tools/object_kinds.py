@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from model.formats import COCO_PERSON, YOLO_PERSON
+
 COCO_ANIMALS = set(range(16, 26))      # COCO category ids: bird .. giraffe
 YOLO_ANIMALS = set(range(14, 24))      # the same classes in the 80-class YOLO index
 MATCH = 0.8
@@ -49,7 +51,7 @@ class ObjectKinds:
             else:
                 rle = seg
             masks.append(mask_utils.decode(rle).astype(bool))
-            kinds.append(_kind(a["category_id"] == 1, a["category_id"] in COCO_ANIMALS))
+            kinds.append(_kind(a["category_id"] == COCO_PERSON, a["category_id"] in COCO_ANIMALS))
         return masks, kinds
 
     @staticmethod
@@ -63,7 +65,7 @@ class ObjectKinds:
                 m = np.zeros((h, w), np.uint8)
                 cv2.fillPoly(m, [points], 1)
                 masks.append(m.astype(bool))
-                kinds.append(_kind(int(v[0]) == 0, int(v[0]) in YOLO_ANIMALS))
+                kinds.append(_kind(int(v[0]) == YOLO_PERSON, int(v[0]) in YOLO_ANIMALS))
         return masks, kinds
 
     def __call__(self, sample, masks):

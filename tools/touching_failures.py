@@ -20,7 +20,7 @@ from contracts.postprocess import graph_input, instance_masks, to_frame
 from model.config import SHIPPED_RECIPE
 from model.evaluate import OnnxPredictor
 from model.instance_metrics import FALSE_SHARE, MATCH_IOU, MERGE_SHARE, SPLIT_SHARE, touching_pairs
-from model.splits import shared_datasets
+from model.splits import add_person_rule_flag, shared_datasets
 from tools.object_kinds import ObjectKinds
 
 
@@ -68,8 +68,7 @@ def main(argv=None):
     p.add_argument("--onnx", required=True)
     p.add_argument("--data", default="../shared/data")
     p.add_argument("--teacher-maps")
-    p.add_argument("--no-person-rule", action="store_true",
-                   help="COCO's people salient by the teacher alone (the labels of the models up to v11)")
+    add_person_rule_flag(p)
     p.add_argument("--threshold", type=float, default=0.5, help="display threshold (the app's)")
     p.add_argument("--mask-box-expand", type=float, default=SHIPPED_RECIPE["mask_box_expand"],
                    help="how much the model grows each box into its mask window (the graph does not say)")
