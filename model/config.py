@@ -98,6 +98,11 @@ class LossConfig:
     # objects the detector draws a box for: a region's parts have none, so the one mask a user
     # sees for such a region must hold all of them)
     neighbours: str = "all"
+    # how the detector's positives are averaged: "anchor" (every positive anchor of the batch alike:
+    # a large object with a hundred anchors outweighs a small person with two) or "object" (each
+    # object's anchors share one object's weight, so small people in a group train as much as a
+    # large one)
+    positives: str = "anchor"
 
 
 @dataclass

@@ -368,6 +368,9 @@ def main(argv=None):
     p.add_argument("--neighbours", choices=["all", "boxed"], default=d.loss.neighbours,
                    help="with --neighbour-weight: every other object of the image, or only those the "
                         "detector draws a box for (not the parts of one DAVIS region)")
+    p.add_argument("--positives", choices=["anchor", "object"], default=d.loss.positives,
+                   help="the detector's positives averaged over anchors, or over objects (each object "
+                        "weighs one, however many anchors it has: small people in groups count as much)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -393,7 +396,7 @@ def main(argv=None):
     cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
                                       mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks,
                                       union_parts=a.union_parts, neighbour_weight=a.neighbour_weight,
-                                      neighbours=a.neighbours),
+                                      neighbours=a.neighbours, positives=a.positives),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,

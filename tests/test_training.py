@@ -126,3 +126,27 @@ def test_training_command_rejects_options_that_would_do_nothing(capsys):
         with pytest.raises(SystemExit) as stop:
             main(["--cache", "nowhere", *args])
         assert stop.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_each_object_weighs_one_among_the_detectors_positives_when_asked():
+    from model.boxes import make_anchors
+    from model.losses import anchor_targets, detection_loss
+    anchors = make_anchors((320, 320), (8, 16, 32, 64), (32, 64, 128, 256))
+    gt = torch.tensor([[100.0, 100.0, 180.0, 180.0],  # an object a quarter of the frame across: 20 anchors
+                       [290.0, 10.0, 300.0, 40.0]])   # a far person of 10 x 30 pixels: 1 anchor
+    targets = [dict(boxes=gt, ignore=torch.zeros(0, 4))]
+    labels, matched = anchor_targets(anchors, gt, targets[0]["ignore"], LossConfig())
+    small = (labels == 1) & (matched == 1)
+    large = (labels == 1) & (matched == 0)
+    assert large.sum() > 5 * small.sum() > 0
+    # the classifier is right everywhere but on the small person's anchors, which it calls background
+    logits = torch.zeros(len(anchors), 2)
+    logits[:, 0] = 10.0
+    logits[large, 1] = 20.0
+    deltas = torch.zeros(1, len(anchors), 4)
+    wrong = torch.nn.functional.cross_entropy(torch.tensor([[10.0, 0.0]]), torch.tensor([1])).item()
+    by_anchor, _ = detection_loss(logits[None], deltas, anchors, targets, LossConfig())
+    by_object, _ = detection_loss(logits[None], deltas, anchors, targets, LossConfig(positives="object"))
+    share = (small.sum() / (small.sum() + large.sum())).item()
+    assert abs(by_anchor.item() - 0.3 * share * wrong) < 1e-3   # the person is a few anchors among many
+    assert abs(by_object.item() - 0.3 * 0.5 * wrong) < 1e-3    # the person is one object of two
