@@ -25,11 +25,10 @@ def anchor_targets(anchors, gt_boxes, ignore_boxes, cfg: LossConfig):
 
 
 def positive_weights(matched_pos, how):
-    """Weight of each positive anchor (matched_pos: the GT index of each), summing to 1 over a batch
-    once divided by the batch's total: "anchor" 1 each; "object" 1 / (its object's positive anchors),
-    so that every object weighs one."""
+    """Weight of each positive anchor (matched_pos: the GT index of each): "anchor" 1 each;
+    "object" 1 / (its object's positive anchors), so that every object weighs one."""
     if how == "anchor":
-        return torch.ones(len(matched_pos))
+        return torch.ones(len(matched_pos), device=matched_pos.device)
     if how == "object":
         return 1.0 / torch.bincount(matched_pos)[matched_pos].float()
     raise ValueError(f"unknown positives weighting {how!r} (anchor or object)")
@@ -43,17 +42,16 @@ def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
         ce = F.cross_entropy(logits[i], labels.clamp(min=0), reduction="none")
         pos = labels == 1
         pos_ce.append(ce[pos])
-        pos_w.append(positive_weights(matched[pos].cpu(), cfg.positives).to(ce.device))
+        pos_w.append(positive_weights(matched[pos], cfg.positives))
         neg = ce[labels == 0]
         neg_ce.append(neg.topk(min(cfg.hard_negatives, len(neg))).values)
-        if pos.any():
-            target = B.encode(t["boxes"][matched[pos]], anchors[pos])
-            box_l.append(F.smooth_l1_loss(deltas[i][pos], target, beta=beta, reduction="none").sum(1))
-    pos_ce, pos_w, neg_ce = torch.cat(pos_ce), torch.cat(pos_w), torch.cat(neg_ce)
+        target = B.encode(t["boxes"][matched[pos]], anchors[pos])  # empty where no positive
+        box_l.append(F.smooth_l1_loss(deltas[i][pos], target, beta=beta, reduction="none").sum(1))
+    pos_ce, pos_w, neg_ce, box_l = torch.cat(pos_ce), torch.cat(pos_w), torch.cat(neg_ce), torch.cat(box_l)
     zero = logits.sum() * 0
     pos_mean = (pos_ce * pos_w).sum() / pos_w.sum() if len(pos_ce) else zero
     cls = cfg.cls_weight * (pos_mean + (neg_ce.mean() if len(neg_ce) else zero))
-    box = (torch.cat(box_l) * pos_w).sum() / pos_w.sum() if box_l else zero
+    box = (box_l * pos_w).sum() / pos_w.sum() if len(box_l) else zero
     return cls, box
 
 
