@@ -30,6 +30,10 @@ class NetConfig:
     # 2: a second refiner adds stride-2 detail from the backbone's stride-2 map (tried, not shipped)
     mask_stride: int = 8
     refine_channels: int = 16
+    # True: the mask branch is also told where the other instances' boxes lie (a learned vector
+    # added to its input in their cells), so a mask can stop where a neighbour the detector found
+    # begins instead of running onto it
+    neighbour_cue: bool = False
     # True: the per-instance convs (segmentation branch and refiner) are depthwise-separable too;
     # they run once per instance, so with a few instances they cost as much as the backbone
     mask_separable: bool = False
@@ -102,6 +106,9 @@ class LossConfig:
     # an object a quarter of the frame across has 20, a far 10 x 30-pixel person 1) or "object"
     # (each object's anchors share one object's weight, so small people train as much as a large one)
     positives: str = "anchor"
+    # NetConfig.neighbour_cue: the share of a training mask's neighbours left out of what its branch
+    # is told (the detector at inference draws no box for many of them)
+    neighbour_cue_drop: float = 0.3
 
 
 @dataclass

@@ -91,6 +91,15 @@ def roi_masking_weights(boxes, map_h, map_w, stride, alpha, ternary=True):
     return m.unsqueeze(1)
 
 
+def neighbour_cells(boxes, map_h, map_w, stride, padding=0):
+    """(n,4) detector boxes of one image -> (n + padding,1,H,W): 1 in the cells of the boxes other
+    than the instance's own, 0 elsewhere; the `padding` extra rows (dummy boxes, which have no box
+    of their own here) see all n."""
+    inside = roi_masking_weights(boxes, map_h, map_w, stride, 0.0, ternary=False)
+    own = torch.cat([inside, inside.new_zeros((padding, 1, map_h, map_w))]) if padding else inside
+    return ((inside.sum(0, keepdim=True) - own) > 0).to(boxes.dtype)
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, ch, separable=False):
         super().__init__()
@@ -250,6 +259,9 @@ class S4Net(nn.Module):
         self.head = DetectionHead(cfg.fpn_channels, cfg.head_channels, self.num_anchors, cfg.separable)
         self.seg_feature = conv3x3(cfg.fpn_channels, cfg.seg_channels, cfg.separable)
         self.branch = SegmentationBranch(cfg.seg_channels, *cfg.branch_channels, separable=cfg.mask_separable)
+        # NetConfig.neighbour_cue: a learned vector added to the branch's input where another
+        # instance's box lies; zero at first, so a trained model given it is unchanged
+        self.neighbour_cue = nn.Parameter(torch.zeros(1, cfg.seg_channels, 1, 1)) if cfg.neighbour_cue else None
         strides = (cfg.strides[0], cfg.strides[0] // 2, cfg.strides[0] // 4)
         if cfg.mask_stride not in strides:
             raise ValueError(f"mask_stride must be one of {strides}, not {cfg.mask_stride}")
@@ -338,10 +350,12 @@ class S4Net(nn.Module):
         seg_map = F.relu(self.seg_feature(levels[0]))
         return seg_map, tuple(r.image_features(f) for r, f in zip(self.refiners, fine))
 
-    def mask_logits(self, seg_map, batch_index, boxes, fine=(), with_coarse=False, windows=None):
+    def mask_logits(self, seg_map, batch_index, boxes, fine=(), with_coarse=False, windows=None, others=None):
         """Per box (image-pixel coords) the mask logits over the whole map at cfg.mask_stride:
         (K,1,H,W). fine: the refiners' image features (mask_features). with_coarse: (stride-8
         logits, final logits), for the training loss.
+        others (K,1,h,w) on the stride-8 map: where the other instances' boxes lie
+        (neighbour_cells); used with cfg.neighbour_cue, ignored without.
         windows: one (rows, cols) per refiner (model.crop_op) for one image: each refiner runs in
         its windows only (exact inside the boxes, see MaskRefiner.forward_windows)."""
         # one image (inference): the masking below broadcasts its map over the boxes, no copies
@@ -353,7 +367,10 @@ class S4Net(nn.Module):
             coarse = self._roialign_logits(maps, boxes, h, w, stride)
         else:
             m = roi_masking_weights(boxes, h, w, stride, self.cfg.alpha, self.cfg.masking == "ternary")
-            coarse = self.branch(maps * m.to(maps.dtype))
+            x = maps * m.to(maps.dtype)
+            if self.neighbour_cue is not None and others is not None:
+                x = x + others.to(maps.dtype) * self.neighbour_cue.to(maps.dtype)
+            coarse = self.branch(x)
         final = coarse
         for k, (refiner, feats) in enumerate(zip(self.refiners, fine)):
             if windows is not None and one_image:
@@ -422,6 +439,7 @@ class S4Net(nn.Module):
         boxes = boxes.clamp(min=0.0).clamp(max=size)
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
+        tight = boxes * (cfg.image_size / det_size) if det_size != cfg.image_size else boxes
         if cfg.mask_box_expand:
             boxes = B.expand_boxes(boxes, cfg.mask_box_expand, size)
         if det_size != cfg.image_size:
@@ -433,24 +451,29 @@ class S4Net(nn.Module):
             mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, 1.0, 1.0]])])
         def maps_of(i):  # image i of the mask path's batch (1: the mirror)
             return seg_map[i:i + 1], tuple(f[i:i + 1] for f in fine)
-        logits = self._one_image_mask_logits(*maps_of(0), mask_boxes)
+        logits = self._one_image_mask_logits(*maps_of(0), mask_boxes, tight)
         if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
             width = float(cfg.image_size)
             mirrored = torch.stack([width - mask_boxes[:, 2], mask_boxes[:, 1],
                                     width - mask_boxes[:, 0], mask_boxes[:, 3]], 1)
-            logits = (logits + self._one_image_mask_logits(*maps_of(1), mirrored).flip(-1)) * 0.5
+            tight_mirrored = torch.stack([width - tight[:, 2], tight[:, 1], width - tight[:, 0], tight[:, 3]], 1)
+            logits = (logits + self._one_image_mask_logits(*maps_of(1), mirrored, tight_mirrored).flip(-1)) * 0.5
         masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
         return boxes, scores, masks[:n]
 
-    def _one_image_mask_logits(self, seg_map, fine, boxes):
-        """Mask logits (K,1,H/s,W/s) in float32 of `boxes` on one image's maps (batch of 1)."""
+    def _one_image_mask_logits(self, seg_map, fine, boxes, tight):
+        """Mask logits (K,1,H/s,W/s) in float32 of `boxes` (mask windows) on one image's maps (batch
+        of 1); `tight`: the detector's boxes of the first len(tight) windows (the rest: padding)."""
         cfg = self.cfg
+        others = None
+        if self.neighbour_cue is not None:
+            others = neighbour_cells(tight, *seg_map.shape[-2:], cfg.strides[0], int(self.pad_empty))
         batch_index = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
         windows = None
         if self.refiner is not None and self.refine_in_windows:
             windows = [crop_windows(boxes, stride, margin, cfg.image_size // stride)
                        for stride, margin in self.refine_windows()]
-        return self.mask_logits(seg_map, batch_index, boxes, fine, windows=windows).float()
+        return self.mask_logits(seg_map, batch_index, boxes, fine, windows=windows, others=others).float()
 
     def refine_windows(self):
         """(stride, margin in cells) of each refiner's windows. The last refiner's margin: +1 cell, as

@@ -24,7 +24,7 @@ from .config import SHIPPED_RECIPE, LossConfig, NetConfig, TrainConfig
 from .crowds import crowd_scene, person_crop, street_scene
 from .label_rules import MASK_ONLY, SALIENT, instance_roles, union_images, union_parts
 from .losses import detection_loss, mask_loss, saliency_loss
-from .s4net import S4Net
+from .s4net import S4Net, roi_masking_weights
 from .warm_start import warm_start
 
 # share of each source in a batch: DAVIS frames are many but near-duplicates within a sequence
@@ -148,6 +148,21 @@ def neighbour_maps(masks, counted):
     return masks[:counted].any(0)[None] & ~masks
 
 
+NEIGHBOUR_CUE_LR_MULT = 30.0
+
+
+def neighbour_cue_cells(boxes, own, drop, jitter, rng, map_h, map_w, stride):
+    """What the mask branch is told of one training mask's neighbours (NetConfig.neighbour_cue):
+    the cells of the image's detector boxes `boxes` (n,4) other than its own (index `own`, or -1
+    for a mask with no detector box), each moved like a detector's box (`jitter`) and each left out
+    with probability `drop`, as the detector at inference misses neighbours too -> (1,H,W)."""
+    keep = [k for k in range(len(boxes)) if k != own and rng.random() >= drop]
+    if not keep:
+        return boxes.new_zeros((1, map_h, map_w))
+    b = mask_branch_boxes(boxes[keep], 0.0, jitter, rng, float(map_w * stride))
+    return roi_masking_weights(b, map_h, map_w, stride, 0.0, ternary=False).amax(0)
+
+
 def training_step(model, images_bgr, targets, loss_cfg, rng):
     """Total loss and its parts for one batch: GT boxes (at most max_masks_per_image each) go to
     the mask branch, as in the paper, or loose ones made from them (mask_branch_boxes)."""
@@ -156,7 +171,8 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
     targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
     logits, deltas, seg_map, fine = model.features(x)
     cls, box = detection_loss(logits, deltas, model.anchors, targets, loss_cfg)
-    bidx, mboxes, mmasks, munsure, mothers = [], [], [], [], []
+    bidx, mboxes, mmasks, munsure, mothers, mcue = [], [], [], [], [], []
+    cue_grid = seg_map.shape[-2:]
     for i, t in enumerate(targets):
         boxes, masks = t["boxes"], t["masks"]
         boxed = len(boxes)  # the first `boxed` objects train a detector box; the rest are masks only
@@ -176,12 +192,16 @@ def training_step(model, images_bgr, targets, loss_cfg, rng):
             mmasks.append(masks[j])
             mothers.append(others[j])
             munsure.append(t["unsure"] if "unsure" in t else torch.zeros_like(t["masks"][j]))
+            if model.neighbour_cue is not None:
+                mcue.append(neighbour_cue_cells(t["boxes"], j if j < boxed else -1, loss_cfg.neighbour_cue_drop,
+                                                loss_cfg.mask_box_jitter, rng, *cue_grid, model.cfg.strides[0]))
     if bidx:
         bidx_t = torch.tensor(bidx, device=device)
         mboxes_t = mask_branch_boxes(torch.stack(mboxes), model.cfg.mask_box_expand, loss_cfg.mask_box_jitter,
                                      rng, float(model.cfg.image_size))
         gt, unsure, others = torch.stack(mmasks), torch.stack(munsure), torch.stack(mothers)
-        coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True)
+        cue = torch.stack(mcue) if mcue else None
+        coarse, final = model.mask_logits(seg_map, bidx_t, mboxes_t, fine, with_coarse=True, others=cue)
         extra = dict(dice_weight=loss_cfg.mask_dice_weight, neighbour_weight=loss_cfg.neighbour_weight,
                      neighbours=others if loss_cfg.neighbour_weight != 1.0 else None)
         msk = mask_loss(coarse, gt, mboxes_t, model.cfg.strides[0], unsure, **extra)
@@ -252,7 +272,13 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
     if cfg.mask_path_only:
         freeze_detector(model)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    cue = [p for p in params if p is model.neighbour_cue]
+    groups = [{"params": [p for p in params if p is not model.neighbour_cue]}]
+    if cue:
+        # one vector whose gradient is a sum over a few cells: at the network's lr it would move
+        # ~30x too slowly to matter within a fine-tune (measured: grad norm 0.01, the map's 7)
+        groups.append({"params": cue, "lr_mult": NEIGHBOUR_CUE_LR_MULT, "weight_decay": 0.0})
+    opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     os.makedirs(cfg.out, exist_ok=True)
     last = os.path.join(cfg.out, "last.pt")
     step, history = 0, []
@@ -279,7 +305,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
     try:
         while step < cfg.iterations and not stop["now"]:
             for g in opt.param_groups:
-                g["lr"] = lr_at(step, cfg)
+                g["lr"] = lr_at(step, cfg) * g.get("lr_mult", 1.0)
             idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
             batch = [data.sample(rng, int(i), augmented=cfg.augment, paste_prob=cfg.paste_prob,
                                  crowd_prob=cfg.crowd_prob, street_share=cfg.street_share) for i in idx]
@@ -371,6 +397,12 @@ def main(argv=None):
     p.add_argument("--positives", choices=["anchor", "object"], default=d.loss.positives,
                    help="the detector's positives averaged over anchors, or over objects (each object "
                         "weighs one, however many anchors it has: small people in groups count as much)")
+    p.add_argument("--neighbour-cue", action="store_true",
+                   help="tell the mask branch where the other instances' boxes lie (a learned vector in "
+                        "their cells; with --init it starts as a no-op)")
+    p.add_argument("--neighbour-cue-drop", type=float, default=d.loss.neighbour_cue_drop,
+                   help="with --neighbour-cue: the share of each training mask's neighbours left out, "
+                        "as the detector misses some")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
@@ -391,12 +423,15 @@ def main(argv=None):
         p.error("--union-parts needs --no-union-masks: with union masks trained, there are no parts to split")
     if a.neighbour_weight < 1:
         p.error("--neighbour-weight must be >= 1")
+    if not 0.0 <= a.neighbour_cue_drop < 1.0:
+        p.error("--neighbour-cue-drop must be at least 0 and under 1")
     if a.mask_path_only and not a.init:
         p.error("--mask-path-only needs --init: a detector to keep")
     cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
                                       mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks,
                                       union_parts=a.union_parts, neighbour_weight=a.neighbour_weight,
-                                      neighbours=a.neighbours, positives=a.positives),
+                                      neighbours=a.neighbours, positives=a.positives,
+                                      neighbour_cue_drop=a.neighbour_cue_drop),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,
@@ -404,6 +439,7 @@ def main(argv=None):
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),
                                     saliency_aux=a.saliency_weight > 0, mask_box_expand=a.mask_box_expand,
+                                    neighbour_cue=a.neighbour_cue,
                                     trim_last_stage=not a.full_backbone and a.backbone.startswith("lite")))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
