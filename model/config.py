@@ -34,6 +34,7 @@ class NetConfig:
     # added to its input in their cells), so a mask can stop where a neighbour the detector found
     # begins instead of running onto it
     neighbour_cue: bool = False
+    neighbour_cue_score: float = 0.5   # the boxes it tells of: those scored this much or more
     # True: the per-instance convs (segmentation branch and refiner) are depthwise-separable too;
     # they run once per instance, so with a few instances they cost as much as the backbone
     mask_separable: bool = False

@@ -91,11 +91,13 @@ def roi_masking_weights(boxes, map_h, map_w, stride, alpha, ternary=True):
     return m.unsqueeze(1)
 
 
-def neighbour_cells(boxes, map_h, map_w, stride, padding=0):
+def neighbour_cells(boxes, map_h, map_w, stride, padding=0, told=None):
     """(n,4) detector boxes of one image -> (n + padding,1,H,W): 1 in the cells of the boxes other
     than the instance's own, 0 elsewhere; the `padding` extra rows (dummy boxes, which have no box
-    of their own here) see all n."""
+    of their own here) see all n. told (n,) bool: only these boxes are told of (all if None)."""
     inside = roi_masking_weights(boxes, map_h, map_w, stride, 0.0, ternary=False)
+    if told is not None:
+        inside = inside * told.to(inside.dtype).reshape(-1, 1, 1, 1)
     own = torch.cat([inside, inside.new_zeros((padding, 1, map_h, map_w))]) if padding else inside
     return ((inside.sum(0, keepdim=True) - own) > 0).to(boxes.dtype)
 
@@ -451,23 +453,27 @@ class S4Net(nn.Module):
             mask_boxes = torch.cat([boxes, boxes.new_tensor([[0.0, 0.0, 1.0, 1.0]])])
         def maps_of(i):  # image i of the mask path's batch (1: the mirror)
             return seg_map[i:i + 1], tuple(f[i:i + 1] for f in fine)
-        logits = self._one_image_mask_logits(*maps_of(0), mask_boxes, tight)
+        # only confident neighbours are told of (as in training, where they are ground truth), so
+        # a graph run at a low threshold does not carve masks along weak part-boxes
+        told = scores >= cfg.neighbour_cue_score
+        logits = self._one_image_mask_logits(*maps_of(0), mask_boxes, tight, told)
         if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
             width = float(cfg.image_size)
             mirrored = torch.stack([width - mask_boxes[:, 2], mask_boxes[:, 1],
                                     width - mask_boxes[:, 0], mask_boxes[:, 3]], 1)
             tight_mirrored = torch.stack([width - tight[:, 2], tight[:, 1], width - tight[:, 0], tight[:, 3]], 1)
-            logits = (logits + self._one_image_mask_logits(*maps_of(1), mirrored, tight_mirrored).flip(-1)) * 0.5
+            logits = (logits + self._one_image_mask_logits(*maps_of(1), mirrored, tight_mirrored, told).flip(-1)) * 0.5
         masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
         return boxes, scores, masks[:n]
 
-    def _one_image_mask_logits(self, seg_map, fine, boxes, tight):
+    def _one_image_mask_logits(self, seg_map, fine, boxes, tight, told):
         """Mask logits (K,1,H/s,W/s) in float32 of `boxes` (mask windows) on one image's maps (batch
-        of 1); `tight`: the detector's boxes of the first len(tight) windows (the rest: padding)."""
+        of 1); `tight`: the detector's boxes of the first len(tight) windows (the rest: padding),
+        `told`: which of them the neighbour cue tells of."""
         cfg = self.cfg
         others = None
         if self.neighbour_cue is not None:
-            others = neighbour_cells(tight, *seg_map.shape[-2:], cfg.strides[0], int(self.pad_empty))
+            others = neighbour_cells(tight, *seg_map.shape[-2:], cfg.strides[0], int(self.pad_empty), told)
         batch_index = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
         windows = None
         if self.refiner is not None and self.refine_in_windows:

@@ -77,3 +77,18 @@ def test_a_training_mask_is_told_of_its_neighbours_boxes_never_its_own():
     assert (told(0, 0.0) == neighbour_cells(boxes, 5, 5, 8)[0, 0].numpy()).all()
     assert told(-1, 0.0).sum() == 4 + 6 - 1  # a mask with no box of its own: both boxes
     assert told(0, 0.999).sum() == 0          # a neighbour the detector missed tells nothing
+
+
+def test_only_the_boxes_told_of_count_as_neighbours():
+    boxes = torch.tensor([[0.0, 0.0, 15.0, 15.0], [8.0, 8.0, 31.0, 23.0]])
+    cells = neighbour_cells(boxes, 5, 5, 8, told=torch.tensor([True, False]))[:, 0]
+    assert cells[0].sum() == 0 and cells[1].sum() == 4  # the weak second box tells the first nothing
+
+
+def test_the_masks_shown_do_not_depend_on_the_threshold_the_graph_runs_at(shipped, frames):
+    torch.manual_seed(0)
+    cued = with_cue(shipped, torch.randn(shipped.cfg.seg_channels) * 3)
+    low, high = run_torch(cued, frames[1], 0.05), run_torch(cued, frames[1], cued.cfg.neighbour_cue_score)
+    kept = low[1] >= cued.cfg.neighbour_cue_score
+    assert 1 <= kept.sum() < len(low[1])  # weak boxes are there at 0.05, and dropped at the cue's score
+    assert np.allclose(low[2][kept], high[2], atol=1e-5)
