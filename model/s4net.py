@@ -441,7 +441,9 @@ class S4Net(nn.Module):
         boxes = boxes.clamp(min=0.0).clamp(max=size)
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
-        tight = boxes * (cfg.image_size / det_size) if det_size != cfg.image_size else boxes
+        tight = None  # the detected boxes in input pixels, for the neighbour cue
+        if self.neighbour_cue is not None:
+            tight = boxes * (cfg.image_size / det_size) if det_size != cfg.image_size else boxes
         if cfg.mask_box_expand:
             boxes = B.expand_boxes(boxes, cfg.mask_box_expand, size)
         if det_size != cfg.image_size:
@@ -455,13 +457,14 @@ class S4Net(nn.Module):
             return seg_map[i:i + 1], tuple(f[i:i + 1] for f in fine)
         # only confident neighbours are told of (as in training, where they are ground truth), so
         # a graph run at a low threshold does not carve masks along weak part-boxes
-        told = scores >= cfg.neighbour_cue_score
+        told = scores >= cfg.neighbour_cue_score if self.neighbour_cue is not None else None
         logits = self._one_image_mask_logits(*maps_of(0), mask_boxes, tight, told)
         if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
             width = float(cfg.image_size)
             mirrored = torch.stack([width - mask_boxes[:, 2], mask_boxes[:, 1],
                                     width - mask_boxes[:, 0], mask_boxes[:, 3]], 1)
-            tight_mirrored = torch.stack([width - tight[:, 2], tight[:, 1], width - tight[:, 0], tight[:, 3]], 1)
+            tight_mirrored = torch.stack([width - tight[:, 2], tight[:, 1], width - tight[:, 0], tight[:, 3]], 1) \
+                if self.neighbour_cue is not None else None
             logits = (logits + self._one_image_mask_logits(*maps_of(1), mirrored, tight_mirrored, told).flip(-1)) * 0.5
         masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
         return boxes, scores, masks[:n]
