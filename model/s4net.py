@@ -441,9 +441,7 @@ class S4Net(nn.Module):
         boxes = boxes.clamp(min=0.0).clamp(max=size)
         keep = nms(boxes, scores, cfg.nms_iou, cfg.max_detections, score_threshold)
         boxes, scores = boxes.index_select(0, keep), scores.index_select(0, keep)
-        tight = None  # the detected boxes in input pixels, for the neighbour cue
-        if self.neighbour_cue is not None:
-            tight = boxes * (cfg.image_size / det_size) if det_size != cfg.image_size else boxes
+        tight = boxes * (cfg.image_size / det_size) if det_size != cfg.image_size else boxes  # input pixels
         if cfg.mask_box_expand:
             boxes = B.expand_boxes(boxes, cfg.mask_box_expand, size)
         if det_size != cfg.image_size:
@@ -457,26 +455,29 @@ class S4Net(nn.Module):
             return seg_map[i:i + 1], tuple(f[i:i + 1] for f in fine)
         # only confident neighbours are told of (as in training, where they are ground truth), so
         # a graph run at a low threshold does not carve masks along weak part-boxes
-        told = scores >= cfg.neighbour_cue_score if self.neighbour_cue is not None else None
-        logits = self._one_image_mask_logits(*maps_of(0), mask_boxes, tight, told)
+        told = scores >= cfg.neighbour_cue_score
+        logits = self._one_image_mask_logits(*maps_of(0), mask_boxes, self._neighbour_cells(tight, told, seg_map))
         if cfg.mask_flip:  # the mirrored image's masks of the mirrored boxes, mirrored back
             width = float(cfg.image_size)
-            mirrored = torch.stack([width - mask_boxes[:, 2], mask_boxes[:, 1],
-                                    width - mask_boxes[:, 0], mask_boxes[:, 3]], 1)
-            tight_mirrored = torch.stack([width - tight[:, 2], tight[:, 1], width - tight[:, 0], tight[:, 3]], 1) \
-                if self.neighbour_cue is not None else None
-            logits = (logits + self._one_image_mask_logits(*maps_of(1), mirrored, tight_mirrored, told).flip(-1)) * 0.5
+            def mirror(b):
+                return torch.stack([width - b[:, 2], b[:, 1], width - b[:, 0], b[:, 3]], 1)
+            mirrored = self._one_image_mask_logits(*maps_of(1), mirror(mask_boxes),
+                                                   self._neighbour_cells(mirror(tight), told, seg_map))
+            logits = (logits + mirrored.flip(-1)) * 0.5
         masks = torch.sigmoid(logits + cfg.mask_bias if cfg.mask_bias else logits)[:, 0]
         return boxes, scores, masks[:n]
 
-    def _one_image_mask_logits(self, seg_map, fine, boxes, tight, told):
+    def _neighbour_cells(self, tight, told, seg_map):
+        """The neighbour cue's cells (neighbour_cells) of the detected boxes `tight` (input pixels),
+        `told` those it tells of, one row per mask window (padding included); None without the cue."""
+        if self.neighbour_cue is None:
+            return None
+        return neighbour_cells(tight, *seg_map.shape[-2:], self.cfg.strides[0], int(self.pad_empty), told)
+
+    def _one_image_mask_logits(self, seg_map, fine, boxes, others=None):
         """Mask logits (K,1,H/s,W/s) in float32 of `boxes` (mask windows) on one image's maps (batch
-        of 1); `tight`: the detector's boxes of the first len(tight) windows (the rest: padding),
-        `told`: which of them the neighbour cue tells of."""
+        of 1); `others`: the neighbour cue's cells (_neighbour_cells), or None."""
         cfg = self.cfg
-        others = None
-        if self.neighbour_cue is not None:
-            others = neighbour_cells(tight, *seg_map.shape[-2:], cfg.strides[0], int(self.pad_empty), told)
         batch_index = torch.zeros(boxes.shape[0], dtype=torch.long, device=boxes.device)
         windows = None
         if self.refiner is not None and self.refine_in_windows:
