@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .formats import AnnotationError
+from .pack_cache import decode_images
 from .splits import add_person_rule_flag, shared_datasets
 
 
@@ -63,8 +64,11 @@ def load_cache(path):
 
 
 def unpack(d):
-    """The arrays as `build` packs them (bits) -> boolean masks, as training reads them."""
+    """The arrays as `build` packs them (bits) -> boolean masks, as training reads them; the
+    images of a cache packed for travel (model.pack_cache) are decoded."""
     d = dict(d)
+    if "webp" in d:
+        d["images"] = decode_images(d.pop("webp"), d.pop("webp_ends"))
     d["inst_masks"] = np.unpackbits(d["inst_masks"], axis=-1)[..., :int(d["size"])].astype(bool)
     size = int(d["size"])
     d["unsure"] = np.unpackbits(d["unsure"], axis=-1)[..., :size].astype(bool) if "unsure" in d \

@@ -36,3 +36,34 @@ def load_checkpoint(path, map_location="cpu"):
         raise CheckpointError(f"{path} does not match the S4Net architecture: "
                               f"{first[1].strip() if len(first) > 1 else first[0]}") from None
     return net.eval(), ckpt
+
+
+# what evaluation, calibration and export read; the optimiser's state (as large again) is left out
+WEIGHTS_KEYS = ("model", "net_config", "train_config", "step", "history", "data_sources")
+
+
+def strip_checkpoint(path, out):
+    """Write `path` without its optimiser and random states (about half the size), atomically."""
+    ckpt = read_checkpoint(path)
+    tmp = out + ".tmp"
+    torch.save({k: ckpt[k] for k in WEIGHTS_KEYS if k in ckpt}, tmp)
+    os.replace(tmp, out)
+
+
+def main(argv=None):
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(description="Copy a training checkpoint without its optimiser state "
+                                            "(what evaluation, calibration and export read).")
+    p.add_argument("checkpoint")
+    p.add_argument("out")
+    a = p.parse_args(argv)
+    try:
+        strip_checkpoint(a.checkpoint, a.out)
+    except CheckpointError as e:
+        sys.exit(f"error: {e}")
+    print(f"{a.out}: {os.path.getsize(a.out) / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -135,6 +135,9 @@ class TrainConfig:
     checkpoint_minutes: float = 5.0
     seed: int = 0
     threads: int = 2
+    # processes drawing and augmenting batches beside the training one (a GPU machine's cores);
+    # 0 draws them in the training process, so a run replays exactly from its seed
+    workers: int = 0
     source_share: dict = field(default_factory=dict)  # overrides of train.SOURCE_SHARE
     net: NetConfig = field(default_factory=NetConfig)
     loss: LossConfig = field(default_factory=LossConfig)

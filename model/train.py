@@ -13,6 +13,7 @@ import os
 import signal
 import time
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -116,6 +117,43 @@ class CachedDataset:
             "mask_only_masks": torch.from_numpy(np.ascontiguousarray(masks[mask_only])),
             "unsure": torch.from_numpy(np.ascontiguousarray(unsure)),
         }
+
+
+def draw_batch(data, rng, cfg: TrainConfig):
+    """One training batch: cfg.batch_size (image, targets) pairs, images drawn by source share."""
+    idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
+    return [data.sample(rng, int(i), augmented=cfg.augment, paste_prob=cfg.paste_prob,
+                        crowd_prob=cfg.crowd_prob, street_share=cfg.street_share) for i in idx]
+
+
+class BatchStream(torch.utils.data.IterableDataset):
+    """Batches drawn in worker processes (TrainConfig.workers), each worker with its own random
+    stream seeded from the run's seed, the step the run starts at and the worker's number. Targets
+    travel as numpy arrays: thousands of small tensors in shared memory can run out of file handles."""
+
+    def __init__(self, data, cfg, start_step):
+        self.data, self.cfg, self.start_step = data, cfg, start_step
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.cfg.seed, self.start_step, worker.id if worker else 0])
+        while True:
+            yield [(image, {k: v.numpy() for k, v in t.items()}) for image, t in draw_batch(self.data, rng, self.cfg)]
+
+
+def as_is(batch):
+    return batch
+
+
+def batches(data, rng, cfg, start_step):
+    """Endless training batches: from cfg.workers processes, or drawn here with the run's rng."""
+    if not cfg.workers:
+        while True:
+            yield draw_batch(data, rng, cfg)
+    loader = torch.utils.data.DataLoader(BatchStream(data, cfg, start_step), batch_size=None,
+                                         num_workers=cfg.workers, collate_fn=as_is, prefetch_factor=4)
+    for batch in loader:
+        yield [(image, {k: torch.from_numpy(v) for k, v in t.items()}) for image, t in batch]
 
 
 def network_input(model, images_bgr):
@@ -251,6 +289,11 @@ def save_checkpoint(path, model, opt, step, rng, cfg, history, data_sources=None
     os.replace(tmp, path)
 
 
+def write_config(cfg):
+    with open(os.path.join(cfg.out, "config.json"), "w") as f:
+        json.dump(dataclasses.asdict(cfg), f, indent=1)
+
+
 def pick_device(name):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -259,15 +302,24 @@ def pick_device(name):
     return torch.device(name)
 
 
-def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
+# --fit-minutes times these steps (after the first few, which warm the GPU up) to size the run
+FIT_STEPS = (10, 40)
+
+
+def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None, fit_minutes=None):
     device = pick_device(device)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
+    if cfg.workers:
+        # before OpenCV starts its thread pool: a pool copied into a forked worker deadlocks there
+        cv2.setNumThreads(1)
     data = CachedDataset(load_cache(os.path.join(cfg.cache, "train.npz")), cfg.source_share)
     if int(data.c["size"]) != cfg.net.image_size:
         raise SystemExit(f"error: cache is {int(data.c['size'])}px, network expects {cfg.net.image_size}px")
-    model = S4Net(cfg.net).to(device).train()
+    last = os.path.join(cfg.out, "last.pt")
+    # the ImageNet backbone is only read for a run from scratch (a GPU machine may not have it)
+    model = S4Net(cfg.net, pretrained=not (init or os.path.exists(last))).to(device).train()
     freeze_early_backbone(model, cfg.freeze_backbone_stages)
     if cfg.mask_path_only:
         freeze_detector(model)
@@ -280,7 +332,6 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
         groups.append({"params": cue, "lr_mult": NEIGHBOUR_CUE_LR_MULT, "weight_decay": 0.0})
     opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     os.makedirs(cfg.out, exist_ok=True)
-    last = os.path.join(cfg.out, "last.pt")
     step, history = 0, []
     if os.path.exists(last):
         ckpt = torch.load(last, map_location=device, weights_only=False)
@@ -290,25 +341,26 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
         rng.bit_generator.state = ckpt["rng"]
         torch.set_rng_state(ckpt["torch_rng"].cpu())
         print(f"resumed from {last} at step {step}")
+        if fit_minutes:  # the length the run was fitted to when it started
+            cfg.iterations = ckpt["train_config"]["iterations"]
     elif init:
         picks = rng.choice(len(data.weights), 48, p=data.weights)
         warm_start(init, model, network_input(model, [data.sample(rng, int(i), augmented=False)[0] for i in picks]))
-    print(f"training on {device}")
-    with open(os.path.join(cfg.out, "config.json"), "w") as f:
-        json.dump(dataclasses.asdict(cfg), f, indent=1)
+    print(f"training on {device}" + (f" ({cfg.workers} processes drawing batches)" if cfg.workers else ""))
+    write_config(cfg)
+    fitting = fit_minutes and step == 0
 
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     t_start, t_ckpt = time.time(), time.time()
+    stream = batches(data, rng, cfg, step)
     bar = tqdm(total=cfg.iterations, initial=step, desc="train", unit="it", dynamic_ncols=True)
     running = None
     try:
         while step < cfg.iterations and not stop["now"]:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg) * g.get("lr_mult", 1.0)
-            idx = rng.choice(len(data.weights), cfg.batch_size, p=data.weights)
-            batch = [data.sample(rng, int(i), augmented=cfg.augment, paste_prob=cfg.paste_prob,
-                                 crowd_prob=cfg.crowd_prob, street_share=cfg.street_share) for i in idx]
+            batch = next(stream)
             loss, parts = training_step(model, [b[0] for b in batch], [b[1] for b in batch], cfg.loss, rng)
             opt.zero_grad()
             loss.backward()
@@ -321,6 +373,14 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None):
             bar.update(1)
             if step % 50 == 0:
                 history.append({"step": step, **running})
+            if fitting and step == FIT_STEPS[0]:
+                t_fit = time.time()
+            if fitting and step == FIT_STEPS[1]:
+                per_step = (time.time() - t_fit) / (FIT_STEPS[1] - FIT_STEPS[0])
+                cfg.iterations = step + max(0, int((fit_minutes * 60 - (time.time() - t_start)) / per_step))
+                bar.total = cfg.iterations
+                tqdm.write(f"{per_step * 1000:.0f} ms a step: {cfg.iterations} iterations fill {fit_minutes:g} minutes")
+                write_config(cfg)
             if time.time() - t_ckpt > cfg.checkpoint_minutes * 60:
                 save_checkpoint(last, model, opt, step, rng, cfg, history, data.sources)
                 t_ckpt = time.time()
@@ -406,6 +466,11 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
+    p.add_argument("--fit-minutes", type=float, default=None,
+                   help="set --iterations so that the run, its learning-rate steps included, takes about this "
+                        "long here (timed on its first steps)")
+    p.add_argument("--workers", type=int, default=d.workers,
+                   help="processes drawing and augmenting batches (0: in the training process, replayable)")
     a = p.parse_args(argv)
     try:
         shares = {k: float(v) for k, v in (x.split("=", 1) for x in a.share)}
@@ -425,6 +490,8 @@ def main(argv=None):
         p.error("--neighbour-weight must be >= 1")
     if not 0.0 <= a.neighbour_cue_drop < 1.0:
         p.error("--neighbour-cue-drop must be at least 0 and under 1")
+    if a.workers < 0 or (a.fit_minutes is not None and a.fit_minutes <= 0):
+        p.error("--workers must be >= 0 and --fit-minutes > 0")
     if a.mask_path_only and not a.init:
         p.error("--mask-path-only needs --init: a detector to keep")
     cfg = TrainConfig(loss=LossConfig(saliency_weight=a.saliency_weight, mask_box_jitter=a.mask_box_jitter,
@@ -433,7 +500,7 @@ def main(argv=None):
                                       neighbours=a.neighbours, positives=a.positives,
                                       neighbour_cue_drop=a.neighbour_cue_drop),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
-                      threads=a.threads, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
+                      threads=a.threads, workers=a.workers, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,
                       net=NetConfig(backbone=a.backbone, image_size=a.image_size, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
@@ -443,7 +510,7 @@ def main(argv=None):
                                     trim_last_stage=not a.full_backbone and a.backbone.startswith("lite")))
     if not os.path.exists(os.path.join(cfg.cache, "train.npz")):
         raise SystemExit(f"error: {cfg.cache}/train.npz not found: run python -m model.cache first")
-    train(cfg, a.max_minutes, a.device, a.init)
+    train(cfg, a.max_minutes, a.device, a.init, a.fit_minutes)
 
 
 if __name__ == "__main__":
