@@ -369,7 +369,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None, fit_minu
             step += 1
             parts["loss"] = loss.item()
             running = parts if running is None else {k: 0.95 * running[k] + 0.05 * v for k, v in parts.items()}
-            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()} | {"lr": f"{lr_at(step - 1, cfg):.4f}"})
+            bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()} | {"lr": f"{lr_at(step - 1, cfg):.4f}"}, refresh=False)
             bar.update(1)
             if step % 50 == 0:
                 history.append({"step": step, **running})
