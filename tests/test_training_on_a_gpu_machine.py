@@ -1,7 +1,10 @@
 """What a training run on a GPU machine relies on: a cache packed small enough to travel that reads
 back as the cache it came from, batches drawn in worker processes like those drawn in the training
-process, a run sized to the minutes it has, and weights that come back without the optimiser."""
+process, a run sized to the minutes it has, weights without the optimiser, and the one call
+(tools/train_on_gpu.sh, tried on the CPU) whose weights come back in parts that join into a checkpoint."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -70,3 +73,25 @@ def test_a_run_fitted_to_its_minutes_sizes_its_iterations_and_comes_back_as_weig
     assert os.path.getsize(tmp_path / "weights.pt") < 0.8 * os.path.getsize(tmp_path / "run" / "last.pt")
     net, ckpt = load_checkpoint(str(tmp_path / "weights.pt"))
     assert ckpt["step"] == steps and "optimizer" not in ckpt and net.cfg.image_size == 128
+
+
+def test_the_one_call_for_a_gpu_machine_returns_weights_that_join_into_a_checkpoint(small_cache, tmp_path):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "back").mkdir()
+    np.savez_compressed(tmp_path / "cache" / "train.npz", **pack(small_cache))
+    env = dict(os.environ, OUT=str(tmp_path / "back"), CACHE=str(tmp_path / "cache"), RUN=str(tmp_path / "run"),
+               TRAIN_DEVICE="cpu", PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    done = subprocess.run(["bash", os.path.join(root, "tools", "train_on_gpu.sh"), "0.1", "--batch-size", "2",
+                           "--image-size", "128", "--lr", "0.001"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    back = sorted(p.name for p in (tmp_path / "back").iterdir())
+    parts = [p for p in back if p.startswith("weights.part.")]
+    assert "train.log" in back and "config.json" in back and len(parts) == 2  # 18.5 MiB in 15 MiB parts
+    assert all(os.path.getsize(tmp_path / "back" / p) <= 15 * 2**20 for p in parts)
+    with open(tmp_path / "joined.pt", "wb") as f:
+        for p in parts:
+            f.write((tmp_path / "back" / p).read_bytes())
+    net, ckpt = load_checkpoint(str(tmp_path / "joined.pt"))
+    assert ckpt["step"] >= 40 and ckpt["train_config"]["workers"] >= 2 and net.cfg.image_size == 128
+    assert "iterations fill 0.1 minutes" in (tmp_path / "back" / "train.log").read_text()
