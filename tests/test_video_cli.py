@@ -132,9 +132,11 @@ def test_ctrl_c_finalises_what_was_done(tmp_path):
                     "-c", "copy", long_clip], check=True)
     frames = probe(long_clip)[0]
     out = str(tmp_path / "long.mp4")
-    # a whole process group gets SIGINT, as from a terminal's Ctrl-C
+    # a whole process group gets SIGINT, as from a terminal's Ctrl-C; the command starts with SIGINT
+    # at its default, as from a terminal (a suite run as a background job inherits it ignored)
     p = subprocess.Popen([sys.executable, "main.py", "--video", long_clip, "--out", out], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not any(os.path.getsize(p) > 20000 for p in partial_files(tmp_path)):
         time.sleep(0.2)
