@@ -302,8 +302,24 @@ def pick_device(name):
     return torch.device(name)
 
 
-# --fit-minutes times these steps (after the first few, which warm the GPU up) to size the run
-FIT_STEPS = (10, 40)
+class RunFitter:
+    """--fit-minutes: times steps 10-40 (after the first few, which warm the GPU up), then sets
+    cfg.iterations so that the whole run, counted from `t_start`, takes about `minutes`."""
+    STEPS = (10, 40)
+
+    def __init__(self, minutes, t_start):
+        self.minutes, self.t_start, self.t_first = minutes, t_start, None
+
+    def after_step(self, step, cfg):
+        """True once, at the step where cfg.iterations was just set."""
+        if step == self.STEPS[0]:
+            self.t_first = time.time()
+        if step != self.STEPS[1] or self.t_first is None:
+            return False
+        per_step = (time.time() - self.t_first) / (self.STEPS[1] - self.STEPS[0])
+        cfg.iterations = step + max(0, int((self.minutes * 60 - (time.time() - self.t_start)) / per_step))
+        tqdm.write(f"{per_step * 1000:.0f} ms a step: {cfg.iterations} iterations fill {self.minutes:g} minutes")
+        return True
 
 
 def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None, fit_minutes=None):
@@ -348,11 +364,11 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None, fit_minu
         warm_start(init, model, network_input(model, [data.sample(rng, int(i), augmented=False)[0] for i in picks]))
     print(f"training on {device}" + (f" ({cfg.workers} processes drawing batches)" if cfg.workers else ""))
     write_config(cfg)
-    fitting = fit_minutes and step == 0
 
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     t_start, t_ckpt = time.time(), time.time()
+    fitter = RunFitter(fit_minutes, t_start) if fit_minutes and step == 0 else None
     stream = batches(data, rng, cfg, step)
     bar = tqdm(total=cfg.iterations, initial=step, desc="train", unit="it", dynamic_ncols=True)
     running = None
@@ -373,13 +389,8 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None, fit_minu
             bar.update(1)
             if step % 50 == 0:
                 history.append({"step": step, **running})
-            if fitting and step == FIT_STEPS[0]:
-                t_fit = time.time()
-            if fitting and step == FIT_STEPS[1]:
-                per_step = (time.time() - t_fit) / (FIT_STEPS[1] - FIT_STEPS[0])
-                cfg.iterations = step + max(0, int((fit_minutes * 60 - (time.time() - t_start)) / per_step))
+            if fitter and fitter.after_step(step, cfg):
                 bar.total = cfg.iterations
-                tqdm.write(f"{per_step * 1000:.0f} ms a step: {cfg.iterations} iterations fill {fit_minutes:g} minutes")
                 write_config(cfg)
             if time.time() - t_ckpt > cfg.checkpoint_minutes * 60:
                 save_checkpoint(last, model, opt, step, rng, cfg, history, data.sources)

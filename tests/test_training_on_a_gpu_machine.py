@@ -28,6 +28,15 @@ def small_cache(data_root):
     return arrays
 
 
+@pytest.fixture
+def packed_cache_dir(small_cache, tmp_path):
+    """A folder holding small_cache packed for travel, as model.pack_cache writes it."""
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    np.savez_compressed(folder / "train.npz", **pack(small_cache))
+    return folder
+
+
 def test_a_packed_cache_reads_back_as_the_cache_it_came_from_less_the_frames_left_out(small_cache):
     packed = pack(small_cache, quality=50, davis_every=2)
     assert "images" not in packed and packed["webp"].dtype == np.uint8
@@ -61,11 +70,8 @@ def test_batches_drawn_in_worker_processes_are_batches_like_those_drawn_in_the_t
     assert not all(np.array_equal(a[0], b[0]) for a, b in zip(there[0], there[1]))
 
 
-def test_a_run_fitted_to_its_minutes_sizes_its_iterations_and_comes_back_as_weights_alone(small_cache, tmp_path):
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    np.savez_compressed(cache / "train.npz", **pack(small_cache))
-    cfg = TrainConfig(cache=str(cache), out=str(tmp_path / "run"), batch_size=2, iterations=100000, lr=0.001,
+def test_a_run_fitted_to_its_minutes_sizes_its_iterations_and_comes_back_as_weights_alone(packed_cache_dir, tmp_path):
+    cfg = TrainConfig(cache=str(packed_cache_dir), out=str(tmp_path / "run"), batch_size=2, iterations=100000, lr=0.001,
                       workers=1, checkpoint_minutes=100, net=NetConfig(image_size=128))
     _, steps = train(cfg, device="cpu", fit_minutes=0.15)
     assert 40 <= steps < 100000 and cfg.iterations == steps  # timed on steps 10-40, then sized to the rest
@@ -75,12 +81,10 @@ def test_a_run_fitted_to_its_minutes_sizes_its_iterations_and_comes_back_as_weig
     assert ckpt["step"] == steps and "optimizer" not in ckpt and net.cfg.image_size == 128
 
 
-def test_the_one_call_for_a_gpu_machine_returns_weights_that_join_into_a_checkpoint(small_cache, tmp_path):
+def test_the_one_call_for_a_gpu_machine_returns_weights_that_join_into_a_checkpoint(packed_cache_dir, tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    (tmp_path / "cache").mkdir()
     (tmp_path / "back").mkdir()
-    np.savez_compressed(tmp_path / "cache" / "train.npz", **pack(small_cache))
-    env = dict(os.environ, OUT=str(tmp_path / "back"), CACHE=str(tmp_path / "cache"), RUN=str(tmp_path / "run"),
+    env = dict(os.environ, OUT=str(tmp_path / "back"), CACHE=str(packed_cache_dir), RUN=str(tmp_path / "run"),
                TRAIN_DEVICE="cpu", PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     done = subprocess.run(["bash", os.path.join(root, "tools", "train_on_gpu.sh"), "0.1", "--batch-size", "2",
                            "--image-size", "128", "--lr", "0.001"], env=env, capture_output=True, text=True)
