@@ -18,6 +18,8 @@ def anchor_targets(anchors, gt_boxes, ignore_boxes, cfg: LossConfig):
         iou = B.box_iou(anchors, gt_boxes)
         best, matched = iou.max(1)
         labels[best >= cfg.positive_iou] = 1
+        if cfg.ambiguous_iou and len(gt_boxes) > 1:
+            labels[(iou >= cfg.ambiguous_iou).sum(1) >= 2] = -1
         # every GT box gets at least its best anchor, or small objects would have no positive
         labels[iou.argmax(0)] = 1
         matched[iou.argmax(0)] = torch.arange(len(gt_boxes), device=anchors.device)

@@ -468,6 +468,9 @@ def main(argv=None):
     p.add_argument("--positives", choices=["anchor", "object"], default=d.loss.positives,
                    help="the detector's positives averaged over anchors, or over objects (each object "
                         "weighs one, however many anchors it has: small people in groups count as much)")
+    p.add_argument("--ambiguous-iou", type=float, default=d.loss.ambiguous_iou,
+                   help="ignore an anchor whose IoU with two objects is at least this (unless it is one's best): "
+                        "it would learn to fire between two people side by side (0: off)")
     p.add_argument("--neighbour-cue", action="store_true",
                    help="tell the mask branch where the other instances' boxes lie (a learned vector in "
                         "their cells; with --init it starts as a no-op)")
@@ -499,6 +502,8 @@ def main(argv=None):
         p.error("--union-parts needs --no-union-masks: with union masks trained, there are no parts to split")
     if a.neighbour_weight < 1:
         p.error("--neighbour-weight must be >= 1")
+    if not 0.0 <= a.ambiguous_iou < 1.0:
+        p.error("--ambiguous-iou must be at least 0 (off) and under 1")
     if not 0.0 <= a.neighbour_cue_drop < 1.0:
         p.error("--neighbour-cue-drop must be at least 0 and under 1")
     if a.workers < 0 or (a.fit_minutes is not None and a.fit_minutes <= 0):
@@ -509,7 +514,7 @@ def main(argv=None):
                                       mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks,
                                       union_parts=a.union_parts, neighbour_weight=a.neighbour_weight,
                                       neighbours=a.neighbours, positives=a.positives,
-                                      neighbour_cue_drop=a.neighbour_cue_drop),
+                                      neighbour_cue_drop=a.neighbour_cue_drop, ambiguous_iou=a.ambiguous_iou),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, workers=a.workers, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,

@@ -150,3 +150,31 @@ def test_each_object_weighs_one_among_the_detectors_positives_when_asked():
     share = (small.sum() / (small.sum() + large.sum())).item()
     assert abs(by_anchor.item() - 0.3 * share * wrong) < 1e-3   # the person is a few anchors among many
     assert abs(by_object.item() - 0.3 * 0.5 * wrong) < 1e-3    # the person is one object of two
+
+
+def test_an_anchor_between_two_overlapping_people_trains_nothing_when_asked():
+    from model.boxes import box_iou, make_anchors
+    from model.losses import anchor_targets
+    anchors = make_anchors((320, 320), (8, 16, 32, 64), (32, 64, 128, 256))
+    # two people of 90 x 181 (the tall anchor of 128) side by side, 64 px apart: they overlap by a third
+    person = torch.tensor([[66.7452, 53.4903, 157.2548, 234.5097]])
+    gt = torch.cat([person, person + torch.tensor([64.0, 0.0, 64.0, 0.0])])
+    iou = box_iou(anchors, gt)
+    between = (iou >= 0.4).all(1)                     # anchors that would be a positive of either
+    assert between.sum() >= 2
+    none = torch.zeros(0, 4)
+    labels, _ = anchor_targets(anchors, gt, none, LossConfig())
+    assert (labels[between] == 1).all()               # by default each is a positive of one of them
+    asked, matched = anchor_targets(anchors, gt, none, LossConfig(ambiguous_iou=0.4))
+    assert (asked[between] == -1).all()               # asked: neither positive nor negative
+    for k in range(2):                                # each person keeps its own positives, its best one first
+        own = iou[:, k].argmax()
+        assert asked[own] == 1 and matched[own] == k
+        assert ((asked == 1) & (matched == k)).sum() >= 5
+    assert torch.equal(asked[~between], labels[~between])
+    # people apart, or one person alone: nothing is ambiguous
+    apart = torch.cat([person, person + torch.tensor([128.0, 0.0, 128.0, 0.0])])
+    assert torch.equal(anchor_targets(anchors, apart, none, LossConfig(ambiguous_iou=0.4))[0],
+                       anchor_targets(anchors, apart, none, LossConfig())[0])
+    assert torch.equal(anchor_targets(anchors, person, none, LossConfig(ambiguous_iou=0.4))[0],
+                       anchor_targets(anchors, person, none, LossConfig())[0])
