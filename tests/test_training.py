@@ -122,7 +122,8 @@ def test_a_regions_parts_are_not_each_others_neighbours_when_only_boxed_objects_
 def test_training_command_rejects_options_that_would_do_nothing(capsys):
     from model.train import main
     for args, says in ((["--union-parts"], "--union-parts needs --no-union-masks"),
-                       (["--neighbour-weight", "0.5"], "--neighbour-weight must be >= 1")):
+                       (["--neighbour-weight", "0.5"], "--neighbour-weight must be >= 1"),
+                       (["--ambiguous-iou", "1.5"], "--ambiguous-iou must be at least 0")):
         with pytest.raises(SystemExit) as stop:
             main(["--cache", "nowhere", *args])
         assert stop.value.code == 2 and says in capsys.readouterr().err
