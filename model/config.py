@@ -83,7 +83,7 @@ class NetConfig:
 class LossConfig:
     positive_iou: float = 0.4
     # an anchor that overlaps two objects this much (IoU with each) is ignored, unless it is an
-    # object's best: between two people side by side it would learn to fire and regress to either,
+    # object's best: between two overlapping people it would learn to fire and regress to either,
     # i.e. to a box between them; 0: off
     ambiguous_iou: float = 0.0
     hard_negatives: int = 256

@@ -470,7 +470,7 @@ def main(argv=None):
                         "weighs one, however many anchors it has: small people in groups count as much)")
     p.add_argument("--ambiguous-iou", type=float, default=d.loss.ambiguous_iou,
                    help="ignore an anchor whose IoU with two objects is at least this (unless it is one's best): "
-                        "it would learn to fire between two people side by side (0: off)")
+                        "it would learn to fire between two overlapping people (0: off)")
     p.add_argument("--neighbour-cue", action="store_true",
                    help="tell the mask branch where the other instances' boxes lie (a learned vector in "
                         "their cells; with --init it starts as a no-op)")
