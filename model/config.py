@@ -132,6 +132,7 @@ class TrainConfig:
     paste_prob: float = 0.5            # share of training images that get 1-3 pasted instances (0: ablation)
     crowd_prob: float = 0.0            # share that get a crowd of 2-7 real people instead (model/crowds.py)
     street_share: float = 0.0          # share of those crowds standing at several depths (crowds.street_scene)
+    crowd_sources: tuple = ("ccp-person",)  # whose people the crowds are made of (train.CROWD_CHOICES)
     freeze_backbone_stages: int = 2    # stem + first stages stay frozen (BN is frozen everywhere)
     # True: only the mask path learns (segmentation features, branch, refiner); the backbone, FPN
     # and detection head stay as they are, so detections are unchanged by the fine-tune

@@ -33,8 +33,11 @@ SOURCE_SHARE = {"davis": 0.3, "coco128-seg": 0.08, "coco-extra": 0.17, "balloon"
                 "human-seg": 0.1, "unlabelled": 0.18, "scenery": 0.08}
 # instances pasted onto other photos come from these (whole objects, not DAVIS unions or pseudo-labels)
 PASTE_SOURCES = ("coco128-seg", "coco-extra", "ccp-person", "human-seg", "balloon")
-# crowds are made of these: one person per region (human-seg's one region may hold two people)
+# crowds are made of these: one person per region (human-seg's one region may hold two people);
+# COCO's salient objects (model.train --crowd-source) are mostly people, often seated, cut or half hidden
 CROWD_SOURCES = ("ccp-person",)
+CROWD_CHOICES = ("ccp-person", "coco-extra", "coco128-seg")
+CROWD_MIN_AREA = 0.03  # of the picture: smaller objects, scaled to a person's height, are mostly blur
 
 
 def masks_to_boxes(masks):
@@ -46,7 +49,7 @@ def masks_to_boxes(masks):
 
 
 class CachedDataset:
-    def __init__(self, cache, shares=None):
+    def __init__(self, cache, shares=None, crowd_sources=CROWD_SOURCES):
         self.c = cache
         shares = {**SOURCE_SHARE, **(shares or {})}
         self.by_image = [[] for _ in range(len(cache["images"]))]
@@ -55,8 +58,9 @@ class CachedDataset:
         sources = np.array([g.split("/")[0] for g in cache["groups"]])
         donor_ok = np.isin(sources[cache["inst_image"]], PASTE_SOURCES) if len(cache["inst_image"]) else []
         self.salient_ids = np.nonzero(cache["inst_salient"] & donor_ok)[0]
-        person_ok = np.isin(sources[cache["inst_image"]], CROWD_SOURCES) if len(cache["inst_image"]) else []
-        self.person_ids = np.nonzero(cache["inst_salient"] & person_ok)[0]
+        person_ok = np.isin(sources[cache["inst_image"]], crowd_sources) if len(cache["inst_image"]) else []
+        big = cache["inst_masks"].reshape(len(person_ok), -1).sum(1) >= CROWD_MIN_AREA * cache["inst_masks"][0].size if len(person_ok) else []
+        self.person_ids = np.nonzero(cache["inst_salient"] & person_ok & big)[0]
         # which instances teach the detector a box (label_rules): a union of several regions does not
         union = union_images(cache["groups"], cache["union"])
         self.roles = instance_roles(cache["inst_salient"], union[cache["inst_image"]], cache["inst_masks"],
@@ -330,7 +334,7 @@ def train(cfg: TrainConfig, max_minutes=None, device="auto", init=None, fit_minu
     if cfg.workers:
         # before OpenCV starts its thread pool: a pool copied into a forked worker deadlocks there
         cv2.setNumThreads(1)
-    data = CachedDataset(load_cache(os.path.join(cfg.cache, "train.npz")), cfg.source_share)
+    data = CachedDataset(load_cache(os.path.join(cfg.cache, "train.npz")), cfg.source_share, cfg.crowd_sources)
     if int(data.c["size"]) != cfg.net.image_size:
         raise SystemExit(f"error: cache is {int(data.c['size'])}px, network expects {cfg.net.image_size}px")
     last = os.path.join(cfg.out, "last.pt")
@@ -441,6 +445,9 @@ def main(argv=None):
     p.add_argument("--crowd-prob", type=float, default=d.crowd_prob,
                    help="share of training images that get a crowd of 2-7 real people pasted side by side "
                         "and over each other (0: none)")
+    p.add_argument("--crowd-source", action="append", choices=CROWD_CHOICES, default=[],
+                   help="what the crowds are made of (repeat for several; default ccp-person: standing people, "
+                        "one a photo); COCO's salient objects of 3%% of the picture or more are mostly people")
     p.add_argument("--street-share", type=float, default=d.street_share,
                    help="share of those crowds made as street scenes: groups at several depths and scales")
     p.add_argument("--saliency-weight", type=float, default=d.loss.saliency_weight,
@@ -518,6 +525,7 @@ def main(argv=None):
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, workers=a.workers, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,
+                      crowd_sources=tuple(a.crowd_source) or CROWD_SOURCES,
                       net=NetConfig(backbone=a.backbone, image_size=a.image_size, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),

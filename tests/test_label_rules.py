@@ -1,7 +1,7 @@
 """Which training regions teach the detector a box, and the training images made for crowds and
 scenery: a union of several regions trains masks but no group box; a crowd keeps each person's
-visible mask in depth order, on a street the nearer people larger and in front; scenery holds
-nothing salient."""
+visible mask in depth order, on a street the nearer people larger and in front; crowds are made
+only of the sources named and of objects big enough to read; scenery holds nothing salient."""
 import numpy as np
 
 from model.crowds import crowd_scene, street_scene, synthetic_crowds
@@ -170,3 +170,16 @@ def test_a_union_in_separate_parts_can_train_one_mask_per_part_and_one_region_no
                                              group="davis/swing")).sample(np.random.default_rng(0), 0, augmented=False)
     assert len(t["mask_only_masks"]) == 1  # a group sequence's one region
     assert training_step(net, [image], [t], split, np.random.default_rng(0))[1]["mask"] == 0
+
+
+def test_crowds_are_made_of_the_named_sources_and_only_of_objects_big_enough_to_read():
+    from model.train import CachedDataset
+    groups = ["ccp-person/a", "coco-extra/b", "coco-extra/b", "coco128-seg/c"]
+    masks = [blob((10, 5, 40, 60)), blob((20, 10, 50, 60)), blob((0, 0, 5, 5)), blob((5, 5, 60, 60))]
+    cache = {"images": np.zeros((4, 64, 64, 3), np.uint8), "groups": np.array(groups), "union": np.zeros(4, bool),
+             "inst_masks": np.stack(masks), "inst_image": np.arange(4), "inst_salient": np.ones(4, bool),
+             "unsure": np.zeros((4, 64, 64), bool), "size": np.int64(64)}
+    assert list(CachedDataset(cache).person_ids) == [0]  # by default: the standing people only
+    # a 5x5 object (0.6% of the picture) would be mostly blur once scaled to a person's height
+    assert list(CachedDataset(cache, crowd_sources=("ccp-person", "coco-extra")).person_ids) == [0, 1]
+    assert list(CachedDataset(cache, crowd_sources=("coco128-seg",)).person_ids) == [3]
