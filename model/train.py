@@ -59,8 +59,9 @@ class CachedDataset:
         donor_ok = np.isin(sources[cache["inst_image"]], PASTE_SOURCES) if len(cache["inst_image"]) else []
         self.salient_ids = np.nonzero(cache["inst_salient"] & donor_ok)[0]
         person_ok = np.isin(sources[cache["inst_image"]], crowd_sources) if len(cache["inst_image"]) else []
-        big = cache["inst_masks"].reshape(len(person_ok), -1).sum(1) >= CROWD_MIN_AREA * cache["inst_masks"][0].size if len(person_ok) else []
-        self.person_ids = np.nonzero(cache["inst_salient"] & person_ok & big)[0]
+        if len(person_ok):
+            person_ok &= cache["inst_masks"].mean(axis=(1, 2)) >= CROWD_MIN_AREA
+        self.person_ids = np.nonzero(cache["inst_salient"] & person_ok)[0]
         # which instances teach the detector a box (label_rules): a union of several regions does not
         union = union_images(cache["groups"], cache["union"])
         self.roles = instance_roles(cache["inst_salient"], union[cache["inst_image"]], cache["inst_masks"],
