@@ -35,7 +35,7 @@ SOURCE_SHARE = {"davis": 0.3, "coco128-seg": 0.08, "coco-extra": 0.17, "balloon"
 PASTE_SOURCES = ("coco128-seg", "coco-extra", "ccp-person", "human-seg", "balloon")
 # crowds are made of these: one person per region (human-seg's one region may hold two people);
 # COCO's salient objects (model.train --crowd-source) are mostly people, often seated, cut or half hidden
-CROWD_SOURCES = ("ccp-person",)
+CROWD_SOURCES = TrainConfig.crowd_sources
 CROWD_CHOICES = ("ccp-person", "coco-extra", "coco128-seg")
 CROWD_MIN_AREA = 0.03  # of the picture: smaller objects, scaled to a person's height, are mostly blur
 
@@ -526,7 +526,7 @@ def main(argv=None):
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, workers=a.workers, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,
-                      crowd_sources=tuple(a.crowd_source) or CROWD_SOURCES,
+                      crowd_sources=tuple(a.crowd_source) or d.crowd_sources,
                       net=NetConfig(backbone=a.backbone, image_size=a.image_size, masking=a.masking, mask_stride=a.mask_stride,
                                     separable=not a.dense, mask_separable=not (a.dense or a.dense_mask),
                                     seg_channels=a.seg_channels, branch_channels=(a.seg_channels, 32),
