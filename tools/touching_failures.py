@@ -6,7 +6,10 @@ object it holds (near 1: one object's mask running onto a neighbour; large: a bo
 Also by what the objects are (tools.object_kinds): people in photos apart from the synthetic crowds'
 people, animals, other COCO objects; which kinds each merging mask holds; and, for each object not
 matched, whether the detector drew a box for it (box IoU >= 0.5 with the object's own box, after the
-graph's NMS): shown, under the display threshold, or none (then no mask can match it).
+graph's NMS): shown, under the display threshold, or none (then no mask can match it). Last, the
+**selection ceiling**: how many objects the graph's candidates (every mask it gives at score 0.05 or
+more) could match one-to-one if a perfect score showed exactly the right ones: no re-scoring,
+suppression or display threshold can do better with these candidates.
 
     python -m tools.touching_failures --onnx assets/s4net.onnx --data ../shared/data --teacher-maps TM
 """
@@ -39,6 +42,21 @@ def one_to_one(iou):
             used_p.add(i)
             used_g.add(j)
     return used_g
+
+
+def mask_iou(masks, gt):
+    """(P, H, W) x (G, H, W) bool -> (P, G) IoU."""
+    if not len(masks) or not len(gt):
+        return np.zeros((len(masks), len(gt)))
+    m, g = masks.reshape(len(masks), -1).astype(np.float32), gt.reshape(len(gt), -1).astype(np.float32)
+    inter = m @ g.T
+    return inter / np.maximum(m.sum(1)[:, None] + g.sum(1)[None] - inter, 1)
+
+
+def selection_ceiling(candidates, gt):
+    """How many of the objects `gt` (G, H, W) the best choice among the candidate masks (P, H, W)
+    matches one-to-one at MATCH_IOU: what a perfect score could show, whatever the graph scored."""
+    return len(one_to_one(mask_iou(candidates, gt)))
 
 
 def box_iou(a, b):
@@ -79,7 +97,7 @@ def main(argv=None):
     outcome, by_source, sizes, merge_ratio = Counter(), defaultdict(Counter), defaultdict(Counter), []
     kinds_of, by_kind, merged_kinds = ObjectKinds(a.data), defaultdict(Counter), Counter()
     unmatched_box = defaultdict(Counter)
-    scenes = 0
+    scenes, reachable = 0, Counter()
     for s in tqdm(samples, unit="img"):
         image, gm, gs = s.load()
         gt = gm[np.asarray(gs, bool)]
@@ -114,6 +132,7 @@ def main(argv=None):
         else:
             iou = held = np.zeros((0, len(gt)))
         matched = one_to_one(iou)
+        reachable[s.group.startswith("crowds/")] += selection_ceiling(masks, gt)
         for j in range(len(gt)):
             if j in matched:
                 kind = "matched"
@@ -146,6 +165,9 @@ def main(argv=None):
         print(f"  {what:<16} {n:4d} objects, recall@0.5 {c['matched'] / n:.3f}: {dict(c)}")
     for what, c in sorted(unmatched_box.items()):
         print(f"  {what:<16} not matched: the detector's box for it {dict(c)}")
+    print(f"  selection ceiling: the candidates (score >= 0.05) can match at most {sum(reachable.values())} "
+          f"of the {total} objects one-to-one (recall {sum(reachable.values()) / total:.3f}; "
+          f"synthetic crowds {reachable[True]}, the rest {reachable[False]})")
     if merged_kinds:
         print("  merging masks hold: " + ", ".join(f"{k} ({n})" for k, n in merged_kinds.most_common()))
     if merge_ratio:
