@@ -101,7 +101,7 @@ def test_touching_failures_reads_the_detectors_box_back_from_its_mask_window():
     assert box_iou(box, np.array([[70.0, 60.0, 130.0, 180.0]]))[0, 0] == pytest.approx(1 / 3)
 
 
-def test_the_selection_ceiling_counts_objects_any_candidate_mask_matches_one_to_one():
+def test_the_selection_ceiling_is_the_objects_some_choice_of_candidate_masks_matches_one_to_one():
     from tools.touching_failures import selection_ceiling
     a, b = np.zeros((2, 20, 40), bool)
     a[:, :15] = True
@@ -110,9 +110,9 @@ def test_the_selection_ceiling_counts_objects_any_candidate_mask_matches_one_to_
     low_b = b.copy()
     low_b[:2] = False                              # a slightly worse mask of b (IoU 0.9)
     gt = np.stack([a, b])
-    assert selection_ceiling(np.stack([both]), gt) == 0
-    assert selection_ceiling(np.stack([both, low_b]), gt) == 1
+    assert selection_ceiling(np.stack([both]), gt) == set()
+    assert selection_ceiling(np.stack([both, low_b]), gt) == {1}
     # two masks of the same object match it once: one-to-one
-    assert selection_ceiling(np.stack([b, low_b]), gt) == 1
-    assert selection_ceiling(np.stack([both, low_b, a]), gt) == 2
-    assert selection_ceiling(np.zeros((0, 20, 40), bool), gt) == 0
+    assert selection_ceiling(np.stack([b, low_b]), gt) == {1}
+    assert selection_ceiling(np.stack([both, low_b, a]), gt) == {0, 1}
+    assert selection_ceiling(np.zeros((0, 20, 40), bool), gt) == set()

@@ -54,9 +54,10 @@ def mask_iou(masks, gt):
 
 
 def selection_ceiling(candidates, gt):
-    """How many of the objects `gt` (G, H, W) the best choice among the candidate masks (P, H, W)
-    matches one-to-one at MATCH_IOU: what a perfect score could show, whatever the graph scored."""
-    return len(one_to_one(mask_iou(candidates, gt)))
+    """The objects of `gt` (G, H, W) (a set of indices) that the best choice among the candidate
+    masks (P, H, W) matches one-to-one at MATCH_IOU: what a perfect score could show, whatever the
+    graph scored."""
+    return one_to_one(mask_iou(candidates, gt))
 
 
 def box_iou(a, b):
@@ -97,7 +98,7 @@ def main(argv=None):
     outcome, by_source, sizes, merge_ratio = Counter(), defaultdict(Counter), defaultdict(Counter), []
     kinds_of, by_kind, merged_kinds = ObjectKinds(a.data), defaultdict(Counter), Counter()
     unmatched_box = defaultdict(Counter)
-    scenes, reachable = 0, Counter()
+    scenes, reachable = 0, Counter()  # objects some choice of the candidates matches, by kind
     for s in tqdm(samples, unit="img"):
         image, gm, gs = s.load()
         gt = gm[np.asarray(gs, bool)]
@@ -132,7 +133,8 @@ def main(argv=None):
         else:
             iou = held = np.zeros((0, len(gt)))
         matched = one_to_one(iou)
-        reachable[s.group.startswith("crowds/")] += selection_ceiling(masks, gt)
+        for j in selection_ceiling(masks, gt):
+            reachable[kinds[j]] += 1
         for j in range(len(gt)):
             if j in matched:
                 kind = "matched"
@@ -166,8 +168,8 @@ def main(argv=None):
     for what, c in sorted(unmatched_box.items()):
         print(f"  {what:<16} not matched: the detector's box for it {dict(c)}")
     print(f"  selection ceiling: the candidates (score >= 0.05) can match at most {sum(reachable.values())} "
-          f"of the {total} objects one-to-one (recall {sum(reachable.values()) / total:.3f}; "
-          f"synthetic crowds {reachable[True]}, the rest {reachable[False]})")
+          f"of the {total} objects one-to-one (recall {sum(reachable.values()) / total:.3f}); by kind: "
+          + ", ".join(f"{k} {n} of {sum(by_kind[k].values())}" for k, n in sorted(reachable.items())))
     if merged_kinds:
         print("  merging masks hold: " + ", ".join(f"{k} ({n})" for k, n in merged_kinds.most_common()))
     if merge_ratio:
