@@ -114,6 +114,11 @@ class LossConfig:
     # NetConfig.neighbour_cue: the share of a training mask's neighbours left out of what its branch
     # is told (the detector at inference draws no box for many of them)
     neighbour_cue_drop: float = 0.3
+    # RepGT (Wang et al., "Repulsion loss: detecting pedestrians in a crowd", CVPR 2018): weight of
+    # a loss on each positive's predicted box for how much of its nearest *other* object it covers
+    # (intersection over that object's area), so that boxes between two people learn to pick one;
+    # 0: off
+    repulsion_weight: float = 0.0
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """S4Net losses: anchor classification (all positives + OHEM negatives), smooth-L1 box deltas,
 and per-pixel mask cross-entropy inside the ground-truth box."""
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -36,7 +38,32 @@ def positive_weights(matched_pos, how):
     raise ValueError(f"unknown positives weighting {how!r} (anchor or object)")
 
 
+def smooth_ln(x, sigma=0.5):
+    """-ln(1 - x), continued linearly above sigma (finite at x = 1)."""
+    x = x.clamp(0, 1)
+    low = -torch.log1p(-x.clamp(max=sigma))
+    return torch.where(x <= sigma, low, (x - sigma) / (1 - sigma) - math.log1p(-sigma))
+
+
+def repulsion(pred_boxes, anchors, gt_boxes, matched):
+    """RepGT per positive: pred_boxes (P,4) decoded from its deltas, anchors (P,4), matched (P,)
+    its GT; the repelling object is the other GT its anchor overlaps most. Returns (P,)
+    smooth_ln(intersection of the prediction and that object / the object's area); 0 where the
+    anchor overlaps no other object."""
+    if len(gt_boxes) < 2 or not len(pred_boxes):
+        return pred_boxes.new_zeros(len(pred_boxes))
+    iou = B.box_iou(anchors, gt_boxes)
+    iou[torch.arange(len(anchors), device=anchors.device), matched] = -1
+    best, other = iou.max(1)
+    g = gt_boxes[other]
+    lo, hi = torch.maximum(pred_boxes[:, :2], g[:, :2]), torch.minimum(pred_boxes[:, 2:], g[:, 2:])
+    inter = (hi - lo).clamp(min=0).prod(1)
+    iog = inter / (g[:, 2:] - g[:, :2]).prod(1).clamp(min=1e-6)
+    return torch.where(best > 0, smooth_ln(iog), torch.zeros_like(iog))
+
+
 def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
+    """(classification, box) losses; the box loss holds cfg.repulsion_weight x RepGT too."""
     pos_ce, pos_w, neg_ce, box_l = [], [], [], []
     beta = 1.0 / cfg.smooth_l1_sigma ** 2
     for i, t in enumerate(targets):
@@ -48,7 +75,11 @@ def detection_loss(logits, deltas, anchors, targets, cfg: LossConfig):
         neg = ce[labels == 0]
         neg_ce.append(neg.topk(min(cfg.hard_negatives, len(neg))).values)
         target = B.encode(t["boxes"][matched[pos]], anchors[pos])  # empty where no positive
-        box_l.append(F.smooth_l1_loss(deltas[i][pos], target, beta=beta, reduction="none").sum(1))
+        box = F.smooth_l1_loss(deltas[i][pos], target, beta=beta, reduction="none").sum(1)
+        if cfg.repulsion_weight:
+            pred = B.decode(deltas[i][pos], anchors[pos])
+            box = box + cfg.repulsion_weight * repulsion(pred, anchors[pos], t["boxes"], matched[pos])
+        box_l.append(box)
     pos_ce, pos_w, neg_ce, box_l = torch.cat(pos_ce), torch.cat(pos_w), torch.cat(neg_ce), torch.cat(box_l)
     zero = logits.sum() * 0
     pos_mean = (pos_ce * pos_w).sum() / pos_w.sum() if len(pos_ce) else zero

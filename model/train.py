@@ -479,6 +479,9 @@ def main(argv=None):
     p.add_argument("--ambiguous-iou", type=float, default=d.loss.ambiguous_iou,
                    help="ignore an anchor whose IoU with two objects is at least this (unless it is one's best): "
                         "it would learn to fire between two overlapping people (0: off)")
+    p.add_argument("--repulsion-weight", type=float, default=d.loss.repulsion_weight,
+                   help="weight of RepGT: a positive's box is pushed off the other object its anchor "
+                        "overlaps most (crowds); 0: off")
     p.add_argument("--neighbour-cue", action="store_true",
                    help="tell the mask branch where the other instances' boxes lie (a learned vector in "
                         "their cells; with --init it starts as a no-op)")
@@ -510,6 +513,8 @@ def main(argv=None):
         p.error("--union-parts needs --no-union-masks: with union masks trained, there are no parts to split")
     if a.neighbour_weight < 1:
         p.error("--neighbour-weight must be >= 1")
+    if a.repulsion_weight < 0:
+        p.error("--repulsion-weight must be at least 0 (off)")
     if not 0.0 <= a.ambiguous_iou < 1.0:
         p.error("--ambiguous-iou must be at least 0 (off) and under 1")
     if not 0.0 <= a.neighbour_cue_drop < 1.0:
@@ -522,7 +527,8 @@ def main(argv=None):
                                       mask_dice_weight=a.mask_dice_weight, union_masks=not a.no_union_masks,
                                       union_parts=a.union_parts, neighbour_weight=a.neighbour_weight,
                                       neighbours=a.neighbours, positives=a.positives,
-                                      neighbour_cue_drop=a.neighbour_cue_drop, ambiguous_iou=a.ambiguous_iou),
+                                      neighbour_cue_drop=a.neighbour_cue_drop, ambiguous_iou=a.ambiguous_iou,
+                                      repulsion_weight=a.repulsion_weight),
                       mask_path_only=a.mask_path_only, source_share=shares, cache=a.cache, out=a.out, iterations=a.iterations, batch_size=a.batch_size, lr=a.lr,
                       threads=a.threads, workers=a.workers, seed=a.seed, checkpoint_minutes=a.checkpoint_minutes,
                       augment=not a.no_augment, paste_prob=a.paste_prob, crowd_prob=a.crowd_prob, street_share=a.street_share,

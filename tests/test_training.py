@@ -1,4 +1,6 @@
 """Training really learns: the loss falls on a handful of real images within a few dozen steps."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -179,3 +181,37 @@ def test_an_anchor_between_two_overlapping_people_trains_nothing_when_asked():
                        anchor_targets(anchors, apart, none, LossConfig())[0])
     assert torch.equal(anchor_targets(anchors, person, none, LossConfig(ambiguous_iou=0.4))[0],
                        anchor_targets(anchors, person, none, LossConfig())[0])
+
+
+def test_repulsion_costs_a_box_that_runs_onto_the_neighbour_and_nothing_without_one():
+    from model.losses import repulsion, smooth_ln
+    left = torch.tensor([[0.0, 0.0, 100.0, 200.0]])
+    right = left + torch.tensor([80.0, 0.0, 80.0, 0.0])      # a second person, overlapping by 20 px
+    gt = torch.cat([left, right])
+    anchor = torch.tensor([[10.0, 0.0, 110.0, 200.0]])       # the left person's anchor, touching the right
+    matched = torch.tensor([0])
+    on_own = repulsion(left, anchor, gt, matched)
+    onto_neighbour = repulsion(torch.tensor([[40.0, 0.0, 140.0, 200.0]]), anchor, gt, matched)
+    assert on_own.item() == pytest.approx(smooth_ln(torch.tensor(0.2)).item())  # 20 of the right's 100 px
+    assert onto_neighbour.item() > 2.5 * on_own.item()       # 60 of 100: pushed back harder
+    # one object, or an anchor that touches no other object: no repulsion
+    assert repulsion(left, anchor, left, matched).item() == 0
+    far = torch.cat([left, left + torch.tensor([300.0, 0.0, 300.0, 0.0])])
+    assert repulsion(left, anchor, far, matched).item() == 0
+    # smooth_ln: -ln(1 - x) up to 0.5, then linear, finite where the box covers the whole neighbour
+    assert smooth_ln(torch.tensor(0.3)).item() == pytest.approx(-math.log(0.7))
+    assert torch.isfinite(smooth_ln(torch.tensor(1.0)))
+
+
+def test_repulsion_adds_to_the_box_loss_only_when_weighted():
+    from model.boxes import make_anchors
+    from model.losses import detection_loss
+    anchors = make_anchors((320, 320), (8, 16, 32, 64), (32, 64, 128, 256))
+    person = torch.tensor([[66.7452, 53.4903, 157.2548, 234.5097]])
+    gt = torch.cat([person, person + torch.tensor([64.0, 0.0, 64.0, 0.0])])
+    targets = [dict(boxes=gt, ignore=torch.zeros(0, 4))]
+    logits, deltas = torch.zeros(1, len(anchors), 2), torch.zeros(1, len(anchors), 4)
+    _, plain = detection_loss(logits, deltas, anchors, targets, LossConfig())
+    _, off = detection_loss(logits, deltas, anchors, targets, LossConfig(repulsion_weight=0.0))
+    _, on = detection_loss(logits, deltas, anchors, targets, LossConfig(repulsion_weight=0.5))
+    assert off.item() == plain.item() and on.item() > plain.item()
