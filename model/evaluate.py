@@ -148,7 +148,7 @@ def evaluate(predictor, samples, display_threshold=0.5, ap_threshold=0.05, mask_
         preds.append((masks, scores))
         groups.append(s.group)
         shown = scores >= display_threshold
-        counts.append(image_counts(gm, gs, masks[shown], s.union_mask))
+        counts.append(image_counts(gm, gs, masks[shown], s.union_mask, candidates=masks))
         touching.append(not s.union_mask and touching_pairs(gm[np.asarray(gs, bool)]))
         if s.union_mask:
             keep = scores >= display_threshold
@@ -199,7 +199,8 @@ def print_table(name, r):
             rows.append(("2+ touching", r["instances"]["multi_instance"]))
         for src, v in rows:
             extra = "" if v["recall50"] is None else \
-                f"  split {v['split_rate']:.3f}  recall {v['recall50']:.3f}  merges/img {v['merges_per_image']:.3f}"
+                f"  split {v['split_rate']:.3f}  recall {v['recall50']:.3f} (ceiling {v['recall50_ceiling']:.3f})  " \
+                f"merges/img {v['merges_per_image']:.3f}"
             print(f"    {src:<14} {v['images']:>4} img  shown/img {v['predictions_per_image']:5.2f}  "
                   f"false/img {v['false_per_image']:.3f}{extra}")
     if "J_mean" in r:

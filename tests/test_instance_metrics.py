@@ -102,7 +102,7 @@ def test_touching_failures_reads_the_detectors_box_back_from_its_mask_window():
 
 
 def test_the_selection_ceiling_is_the_objects_some_choice_of_candidate_masks_matches_one_to_one():
-    from tools.touching_failures import selection_ceiling
+    from model.instance_metrics import reachable
     a, b = np.zeros((2, 20, 40), bool)
     a[:, :15] = True
     b[:, 25:] = True
@@ -110,9 +110,14 @@ def test_the_selection_ceiling_is_the_objects_some_choice_of_candidate_masks_mat
     low_b = b.copy()
     low_b[:2] = False                              # a slightly worse mask of b (IoU 0.9)
     gt = np.stack([a, b])
-    assert selection_ceiling(np.stack([both]), gt) == set()
-    assert selection_ceiling(np.stack([both, low_b]), gt) == {1}
+    assert reachable(np.stack([both]), gt) == set()
+    assert reachable(np.stack([both, low_b]), gt) == {1}
     # two masks of the same object match it once: one-to-one
-    assert selection_ceiling(np.stack([b, low_b]), gt) == {1}
-    assert selection_ceiling(np.stack([both, low_b, a]), gt) == {0, 1}
-    assert selection_ceiling(np.zeros((0, 20, 40), bool), gt) == set()
+    assert reachable(np.stack([b, low_b]), gt) == {1}
+    assert reachable(np.stack([both, low_b, a]), gt) == {0, 1}
+    assert reachable(np.zeros((0, 20, 40), bool), gt) == set()
+    # counted per image beside what is shown: shown the merge, the unshown masks could match both
+    c = image_counts(gt, np.array([True, True]), np.stack([both]), candidates=np.stack([both, low_b, a]))
+    assert (c["matched"], c["reachable"]) == (0, 2)
+    r = summarise([c, image_counts(gt, np.array([True, True]), np.stack([a, b]))])  # no candidates: the shown
+    assert r["recall50"] == pytest.approx(2 / 4) and r["recall50_ceiling"] == pytest.approx(4 / 4)

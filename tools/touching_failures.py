@@ -22,42 +22,13 @@ from tqdm import tqdm
 from contracts.postprocess import graph_input, instance_masks, to_frame
 from model.config import SHIPPED_RECIPE
 from model.evaluate import OnnxPredictor
-from model.instance_metrics import FALSE_SHARE, MATCH_IOU, MERGE_SHARE, SPLIT_SHARE, touching_pairs
+from model.instance_metrics import FALSE_SHARE, MERGE_SHARE, SPLIT_SHARE, one_to_one, reachable, touching_pairs
 from model.splits import add_person_rule_flag, shared_datasets
 from tools.object_kinds import ObjectKinds
 
 
 def size_class(share):
     return "under 1%" if share < 0.01 else "1-5%" if share < 0.05 else "over 5%"
-
-
-def one_to_one(iou):
-    """Ground-truth columns matched greedily, best IoU first, at MATCH_IOU or more."""
-    used_p, used_g = set(), set()
-    for flat in np.argsort(-iou, axis=None, kind="stable"):
-        i, j = divmod(int(flat), iou.shape[1])
-        if iou[i, j] < MATCH_IOU:
-            break
-        if i not in used_p and j not in used_g:
-            used_p.add(i)
-            used_g.add(j)
-    return used_g
-
-
-def mask_iou(masks, gt):
-    """(P, H, W) x (G, H, W) bool -> (P, G) IoU."""
-    if not len(masks) or not len(gt):
-        return np.zeros((len(masks), len(gt)))
-    m, g = masks.reshape(len(masks), -1).astype(np.float32), gt.reshape(len(gt), -1).astype(np.float32)
-    inter = m @ g.T
-    return inter / np.maximum(m.sum(1)[:, None] + g.sum(1)[None] - inter, 1)
-
-
-def selection_ceiling(candidates, gt):
-    """The objects of `gt` (G, H, W) (a set of indices) that the best choice among the candidate
-    masks (P, H, W) matches one-to-one at MATCH_IOU: what a perfect score could show, whatever the
-    graph scored."""
-    return one_to_one(mask_iou(candidates, gt))
 
 
 def box_iou(a, b):
@@ -98,7 +69,7 @@ def main(argv=None):
     outcome, by_source, sizes, merge_ratio = Counter(), defaultdict(Counter), defaultdict(Counter), []
     kinds_of, by_kind, merged_kinds = ObjectKinds(a.data), defaultdict(Counter), Counter()
     unmatched_box = defaultdict(Counter)
-    scenes, reachable = 0, Counter()  # objects some choice of the candidates matches, by kind
+    scenes, reachable_kinds = 0, Counter()  # objects some choice of the candidates matches, by kind
     for s in tqdm(samples, unit="img"):
         image, gm, gs = s.load()
         gt = gm[np.asarray(gs, bool)]
@@ -133,8 +104,8 @@ def main(argv=None):
         else:
             iou = held = np.zeros((0, len(gt)))
         matched = one_to_one(iou)
-        for j in selection_ceiling(masks, gt):
-            reachable[kinds[j]] += 1
+        for j in reachable(masks, gt):
+            reachable_kinds[kinds[j]] += 1
         for j in range(len(gt)):
             if j in matched:
                 kind = "matched"
@@ -167,9 +138,10 @@ def main(argv=None):
         print(f"  {what:<16} {n:4d} objects, recall@0.5 {c['matched'] / n:.3f}: {dict(c)}")
     for what, c in sorted(unmatched_box.items()):
         print(f"  {what:<16} not matched: the detector's box for it {dict(c)}")
-    print(f"  selection ceiling: the candidates (score >= 0.05) can match at most {sum(reachable.values())} "
-          f"of the {total} objects one-to-one (recall {sum(reachable.values()) / total:.3f}); by kind: "
-          + ", ".join(f"{k} {n} of {sum(by_kind[k].values())}" for k, n in sorted(reachable.items())))
+    n_reachable = sum(reachable_kinds.values())
+    print(f"  selection ceiling: the candidates (score >= 0.05) can match at most {n_reachable} "
+          f"of the {total} objects one-to-one (recall {n_reachable / total:.3f}); by kind: "
+          + ", ".join(f"{k} {n} of {sum(by_kind[k].values())}" for k, n in sorted(reachable_kinds.items())))
     if merged_kinds:
         print("  merging masks hold: " + ", ".join(f"{k} ({n})" for k, n in merged_kinds.most_common()))
     if merge_ratio:
