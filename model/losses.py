@@ -1,5 +1,6 @@
-"""S4Net losses: anchor classification (all positives + OHEM negatives), smooth-L1 box deltas,
-and per-pixel mask cross-entropy inside the ground-truth box."""
+"""S4Net losses: anchor classification (all positives + OHEM negatives), smooth-L1 box deltas
+(plus, when asked, RepGT: a box pushed off its neighbour), and per-pixel mask cross-entropy inside
+the ground-truth box."""
 import math
 
 import torch
