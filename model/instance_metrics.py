@@ -28,9 +28,9 @@ def _overlaps(pred, gt):
     return p @ g.T
 
 
-def mask_iou(pred, gt):
-    """(P, H, W) x (G, H, W) bool -> (P, G) IoU."""
-    inter = _overlaps(pred, gt)
+def mask_iou(pred, gt, inter=None):
+    """(P, H, W) x (G, H, W) bool -> (P, G) IoU; inter: their _overlaps, when already computed."""
+    inter = _overlaps(pred, gt) if inter is None else inter
     p_area = pred.reshape(len(pred), -1).sum(1).astype(np.float32)
     g_area = gt.reshape(len(gt), -1).sum(1).astype(np.float32)
     return inter / np.maximum(p_area[:, None] + g_area[None] - inter, 1)
@@ -74,7 +74,8 @@ def image_counts(gt_masks, gt_salient, pred_masks, union_only=False, candidates=
     if union_only or not len(gt):
         return c
     c["instances"] = len(gt)
-    c["reachable"] = len(reachable(pred_masks if candidates is None else candidates, gt))
+    if candidates is not None:
+        c["reachable"] = len(reachable(candidates, gt))
     if not n_pred:
         return c
     inter = _overlaps(pred_masks, gt)
@@ -82,7 +83,9 @@ def image_counts(gt_masks, gt_salient, pred_masks, union_only=False, candidates=
     held = inter / np.maximum(gt_area[None], 1)                     # share of each GT a prediction holds
     c["splits"] = int(((held >= SPLIT_SHARE).sum(0) >= 2).sum())
     c["merges"] = int(((held >= MERGE_SHARE).sum(1) >= 2).sum())
-    c["matched"] = len(one_to_one(mask_iou(pred_masks, gt)))
+    c["matched"] = len(one_to_one(mask_iou(pred_masks, gt, inter)))
+    if candidates is None:  # the shown masks are all there is to choose from
+        c["reachable"] = c["matched"]
     return c
 
 
